@@ -1,0 +1,27 @@
+# The README's two commands: `make all` (build every bundle) and `make test`.
+# Every target goes through scripts/bootstrap.sh first, which is a no-op when
+# .venv and the Debian tools are already in place.
+SHELL := /bin/bash
+BIN := .venv/bin
+CORES ?= 4
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := all
+.PHONY: all env test lint
+
+env:
+	@bash scripts/bootstrap.sh
+
+all: env
+	$(BIN)/snakemake --cores $(CORES) all
+
+# pytest exits 5 when it collected nothing: make that a loud failure, not a silent pass.
+test: env
+	@rc=0; $(BIN)/python -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$rc
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy rca

@@ -1,0 +1,1 @@
+"""Deterministic, realistic mock incident bundles for evaluating RCA systems."""

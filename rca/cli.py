@@ -1,0 +1,27 @@
+"""The ``rca-mock`` console script: every project command behind one entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .seed import mock_incident_generator as gen
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rca-mock",
+        description="Deterministic, realistic mock incident bundles for evaluating RCA systems.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    gen.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return gen.run_cli(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Incident-bundle generator. The public face is :mod:`rca.seed.mock_incident_generator`."""

@@ -1,0 +1,320 @@
+"""Bundles on disk: atomic writes, manifests, validation.
+
+A bundle is built in a hidden sibling directory and renamed into place only when
+complete, so a failure never leaves a half-written bundle and never removes a good one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._errors import GenerationError
+from ._formats import count_file
+from ._labels import build_ground_truth
+from ._models import (
+    GROUND_TRUTH_FILE,
+    MANIFEST_FILE,
+    STREAM_FILES,
+    STREAMS,
+    Artifact,
+    GenerationRequest,
+    GeneratorInfo,
+    GroundTruth,
+    Manifest,
+)
+from ._pipeline import FORMAT_VERSION, PassResult, StreamResult, bundle_id, run_pass, window
+from ._timefmt import from_datetime, rfc3339
+
+GENERATOR_VERSION = "0.1.0"
+BUNDLE_ID_RE = r"^mock-[0-9a-f]{12}$"
+MESH_KEYS = (
+    "authority",
+    "bytes_received",
+    "bytes_sent",
+    "connection_termination_details",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "duration",
+    "method",
+    "path",
+    "protocol",
+    "request_id",
+    "requested_server_name",
+    "response_code",
+    "response_code_details",
+    "response_flags",
+    "route_name",
+    "start_time",
+    "upstream_cluster",
+    "upstream_host",
+    "upstream_local_address",
+    "upstream_service_time",
+    "upstream_transport_failure_reason",
+    "user_agent",
+    "x_forwarded_for",
+)
+
+
+def dump_json(model: BaseModel) -> bytes:
+    return (json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def request_bundle_id(req: GenerationRequest) -> str:
+    return bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor))
+
+
+@contextmanager
+def _staging(final: Path) -> Iterator[Path]:
+    """A scratch directory beside ``final``; renamed over it only on success."""
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = parent / f".{final.name}.partial-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+    except OSError as exc:
+        raise GenerationError(
+            "GENERATION_FAILED",
+            f"output directory {parent} is not writable: {exc.strerror}",
+            field="out",
+        ) from exc
+    try:
+        yield tmp
+        old = parent / f".{final.name}.old-{os.getpid()}"
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        if old.exists():
+            shutil.rmtree(old)
+    except GenerationError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise GenerationError("GENERATION_FAILED", f"generation failed: {exc}") from exc
+
+
+def _artifact(res: StreamResult, stream: str) -> Artifact:
+    return Artifact(
+        file=res.file,
+        stream=stream,
+        format="jsonl" if stream == "mesh" else "text",  # type: ignore[arg-type]
+        record_count=res.records,
+        line_count=res.lines,
+        bytes=res.bytes,
+        sha256=res.sha256,
+    )
+
+
+def build_manifest(req: GenerationRequest, artifacts: list[Artifact]) -> Manifest:
+    start, end = window(req)
+    return Manifest(
+        bundle_id=request_bundle_id(req),
+        scenario_id=req.scenario,
+        created_at=rfc3339(end, 0),
+        window_start=rfc3339(start, 0),
+        window_end=rfc3339(end, 0),
+        generator=GeneratorInfo(version=GENERATOR_VERSION, format_version=FORMAT_VERSION),
+        request=req,
+        artifacts=artifacts,
+    )
+
+
+def _json_artifact(name: str, data: bytes) -> Artifact:
+    return Artifact(
+        file=name,
+        stream=None,
+        format="json",
+        record_count=1,
+        line_count=data.count(b"\n"),
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def write_bundle(req: GenerationRequest, out_dir: Path) -> Path:
+    final = Path(out_dir) / request_bundle_id(req)
+    with _staging(final) as tmp:
+        files: dict[str, IO[bytes]] = {s: open(tmp / STREAM_FILES[s], "wb") for s in STREAMS}
+        try:
+            result: PassResult = run_pass(req, STREAMS, files)
+        finally:
+            for f in files.values():
+                f.close()
+        truth = dump_json(build_ground_truth(req, result))
+        (tmp / GROUND_TRUTH_FILE).write_bytes(truth)
+        artifacts = [_artifact(result.streams[s], s) for s in STREAMS]
+        artifacts.append(_json_artifact(GROUND_TRUTH_FILE, truth))
+        (tmp / MANIFEST_FILE).write_bytes(dump_json(build_manifest(req, artifacts)))
+    return final
+
+
+def _atomic_write(path: Path, writer: Any) -> Any:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            result = writer(f)
+        tmp.replace(path)
+        return result
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise GenerationError(
+            "GENERATION_FAILED", f"cannot write {path}: {exc.strerror}", field="out"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_stream(req: GenerationRequest, stream: str, path: Path) -> StreamResult:
+    if stream not in STREAM_FILES:
+        raise GenerationError(
+            "INVALID_OUTPUT_FORMAT",
+            f"stream={stream!r} is not a bundle stream; allowed: {', '.join(STREAMS)}",
+            field="stream",
+        )
+    return _atomic_write(path, lambda f: run_pass(req, (stream,), {stream: f}).streams[stream])
+
+
+def write_ground_truth_file(req: GenerationRequest, path: Path) -> GroundTruth:
+    truth = build_ground_truth(req, run_pass(req, STREAMS))
+    _atomic_write(path, lambda f: f.write(dump_json(truth)))
+    return truth
+
+
+def write_manifest_file(req: GenerationRequest, bundle_dir: Path) -> Manifest:
+    """Manifest of the files already in ``bundle_dir`` (checksums and counts from disk)."""
+    bundle_dir = Path(bundle_dir)
+    artifacts = []
+    for s in STREAMS:
+        path = bundle_dir / STREAM_FILES[s]
+        data = path.read_bytes()
+        records, lines = count_file(s, path)
+        artifacts.append(
+            Artifact(
+                file=path.name,
+                stream=s,  # type: ignore[arg-type]
+                format="jsonl" if s == "mesh" else "text",
+                record_count=records,
+                line_count=lines,
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    artifacts.append(
+        _json_artifact(GROUND_TRUTH_FILE, (bundle_dir / GROUND_TRUTH_FILE).read_bytes())
+    )
+    manifest = build_manifest(req, artifacts)
+    _atomic_write(bundle_dir / MANIFEST_FILE, lambda f: f.write(dump_json(manifest)))
+    return manifest
+
+
+# ---------------------------------------------------------------------- validation
+def _load(path: Path, model: type[BaseModel], problems: list[str]) -> Any:
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        problems.append(f"{path.name}: missing")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        problems.append(f"{path.name}: invalid at {loc or '<root>'}: {first['msg']}")
+    return None
+
+
+def validate_bundle(bundle_dir: Path) -> list[str]:
+    """Every problem found in a bundle directory; an empty list means valid."""
+    bundle_dir = Path(bundle_dir)
+    problems: list[str] = []
+    if not bundle_dir.is_dir():
+        return [f"{bundle_dir}: not a directory"]
+    manifest = _load(bundle_dir / MANIFEST_FILE, Manifest, problems)
+    truth = _load(bundle_dir / GROUND_TRUTH_FILE, GroundTruth, problems)
+    expected = {*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE}
+    for extra in sorted(p.name for p in bundle_dir.iterdir() if p.name not in expected):
+        problems.append(f"{extra}: unexpected file in bundle")
+    if manifest is not None:
+        if manifest.bundle_id != bundle_dir.name:
+            problems.append(
+                f"manifest.json: bundle_id {manifest.bundle_id} != directory name {bundle_dir.name}"
+            )
+        if request_bundle_id(manifest.request) != manifest.bundle_id:
+            problems.append("manifest.json: bundle_id does not match its request")
+        for art in manifest.artifacts:
+            path = bundle_dir / art.file
+            if not path.is_file():
+                problems.append(f"{art.file}: missing")
+                continue
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != art.sha256:
+                problems.append(f"{art.file}: sha256 mismatch (file changed since the manifest)")
+            if len(data) != art.bytes:
+                problems.append(f"{art.file}: {len(data)} bytes, manifest says {art.bytes}")
+            if art.stream is not None:
+                records, lines = count_file(art.stream, path)
+                if lines != art.line_count:
+                    problems.append(f"{art.file}: {lines} lines, manifest says {art.line_count}")
+                if records != art.record_count:
+                    problems.append(
+                        f"{art.file}: {records} records, manifest says {art.record_count}"
+                    )
+        listed = {a.file for a in manifest.artifacts}
+        for name in sorted(expected - {MANIFEST_FILE} - listed):
+            problems.append(f"manifest.json: does not list {name}")
+    if truth is not None:
+        if truth.bundle_id != bundle_dir.name:
+            problems.append(f"ground_truth.json: bundle_id {truth.bundle_id} != directory name")
+        problems += _check_pointers(bundle_dir, truth)
+    mesh = bundle_dir / STREAM_FILES["mesh"]
+    if mesh.is_file():
+        problems += _check_mesh(mesh)
+    return problems
+
+
+def _check_pointers(bundle_dir: Path, truth: GroundTruth) -> list[str]:
+    pointers = list(truth.evidence)
+    if truth.first_signal is not None:
+        pointers.append(truth.first_signal)
+    for step in truth.causal_chain:
+        pointers += step.evidence
+    pointers += [d.pointer for d in truth.distractors]
+    lines_of: dict[str, list[str]] = {}
+    problems = []
+    for p in pointers:
+        if p.file not in lines_of:
+            path = bundle_dir / p.file
+            lines_of[p.file] = path.read_text().split("\n") if path.is_file() else []
+        lines = lines_of[p.file]
+        if p.line > len(lines) or lines[p.line - 1] != p.excerpt:
+            problems.append(
+                f"ground_truth.json: evidence {p.file}:{p.line} ({p.signal}) does not "
+                "match the line in the bundle"
+            )
+    return problems
+
+
+def _check_mesh(path: Path) -> list[str]:
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                return [f"{path.name}:{n}: not valid JSON"]
+            if not isinstance(obj, dict) or tuple(sorted(obj)) != MESH_KEYS:
+                return [f"{path.name}:{n}: not the 24 Istio access-log keys"]
+            for key in ("response_code", "bytes_received", "bytes_sent", "duration"):
+                if not isinstance(obj[key], int) or isinstance(obj[key], bool):
+                    return [f"{path.name}:{n}: {key} must be a number"]
+    return []

@@ -1,0 +1,122 @@
+"""The answer key, assembled from the scenario's statement and the lines this pass wrote."""
+
+from __future__ import annotations
+
+from . import scenarios
+from ._models import (
+    CausalStep,
+    Distractor,
+    EvidencePointer,
+    GenerationRequest,
+    GroundTruth,
+    IncidentWindow,
+)
+from ._pipeline import PassResult, bundle_id, window
+from ._sink import SignalHit
+from ._timefmt import from_datetime, rfc3339
+
+# Alarming-looking lines that are NOT the cause, and why a responder should discard them.
+DISTRACTORS: dict[str, str] = {
+    "noise.scanner_404": "internet scanner probing for common exploits; nginx answers 404 "
+    "itself, nothing reaches the API",
+    "noise.nginx_open_failed": "the error-log side of scanner 404s: files that do not exist",
+    "noise.image_pull_backoff": "an unrelated analytics workload in another namespace with a "
+    "bad image tag",
+    "noise.sys_container_stats": "a long-standing cAdvisor/systemd mismatch on the nodes; "
+    "constant and harmless",
+    "noise.duplicate_key": "an idempotent order retry rejected by the unique constraint: "
+    "correct behaviour (409)",
+    "noise.api_duplicate_key": "Hibernate reporting the same benign idempotency conflict",
+    "noise.autovacuum": "routine autovacuum of a busy table",
+    "noise.checkpoint": "routine timed checkpoint",
+    "noise.housekeeper": "a single pool housekeeper clock leap, not repeated",
+    "noise.hikari_validate": "a stale pooled connection retired and replaced transparently",
+    "noise.open_in_view": "a start-up configuration warning that every pod prints",
+    "noise.nginx_reload": "a configuration reload (certificate rotation); no errors follow",
+    "noise.order_not_found": "a client asking for an order that does not exist (404)",
+}
+MAX_DISTRACTORS = 8
+
+
+def _pointer(hit: SignalHit, files: dict[str, str]) -> EvidencePointer:
+    return EvidencePointer(
+        file=files[hit.signal],  # type: ignore[arg-type]
+        line=hit.line,
+        excerpt=hit.text,
+        request_id=hit.request_id,
+        at=rfc3339(hit.t_us),
+        signal=hit.signal,
+    )
+
+
+def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTruth:
+    spec = scenarios.get(req.scenario).label()
+    hits: dict[str, SignalHit] = {}
+    files: dict[str, str] = {}
+    for s in result.streams.values():
+        for key, hit in s.signals.items():
+            hits[key] = hit
+            files[key] = s.file
+
+    def pointers(keys: tuple[str, ...]) -> list[EvidencePointer]:
+        return [_pointer(hits[k], files) for k in keys if k in hits]
+
+    chain: list[CausalStep] = []
+    evidence: list[EvidencePointer] = []
+    seen: set[tuple[str, int]] = set()
+    for i, (layer, component, effect, keys) in enumerate(spec.chain, start=1):
+        ptrs = pointers(keys)
+        chain.append(
+            CausalStep(
+                order=i,
+                layer=layer,
+                component=component,  # type: ignore[arg-type]
+                effect=effect,
+                evidence=ptrs,
+            )
+        )
+        for p in ptrs:
+            if (p.file, p.line) not in seen:
+                seen.add((p.file, p.line))
+                evidence.append(p)
+
+    distractors = [
+        Distractor(pointer=_pointer(hits[k], files), why_not_root_cause=why)
+        for k, why in DISTRACTORS.items()
+        if k in hits
+    ][:MAX_DISTRACTORS]
+
+    plan = result.plan
+    incident_window = None
+    if plan.incident and plan.onset_us is not None:
+        incident_window = IncidentWindow(
+            onset=rfc3339(plan.onset_us),
+            peak=rfc3339(plan.peak_us if plan.peak_us is not None else plan.onset_us),
+            recovery=None if plan.recovery_us is None else rfc3339(plan.recovery_us),
+        )
+    first = None
+    if spec.first_signal is not None and spec.first_signal in hits:
+        first = _pointer(hits[spec.first_signal], files)
+    start, _ = window(req)
+    return GroundTruth(
+        bundle_id=bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor)),
+        scenario_id=req.scenario,
+        incident=plan.incident,
+        root_cause=spec.root_cause,
+        root_cause_layer=spec.root_cause_layer,  # type: ignore[arg-type]
+        root_cause_component=spec.root_cause_component,
+        fault_type=spec.fault_type,
+        root_cause_aliases=list(spec.aliases),
+        trigger=spec.trigger,
+        blast_radius=list(spec.blast_radius),
+        expected_first_signal=spec.expected_first_signal,
+        first_signal=first,
+        incident_window=incident_window,
+        causal_chain=chain,
+        evidence=evidence,
+        distractors=distractors,
+        confidence_target_min=spec.confidence[0],
+        confidence_target_max=spec.confidence[1],
+        threshold_default=req.threshold,
+        threshold_override=req.threshold_override,
+    )

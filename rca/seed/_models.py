@@ -1,0 +1,216 @@
+"""Pydantic v2 contracts of the bundle: request, ground truth, manifest.
+
+All models are frozen and forbid unknown keys, so a typo in a config or a label fails
+loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._errors import GenerationError
+
+STREAM_FILES: dict[str, str] = {
+    "ui": "ui_events.log",
+    "api": "api_logs.log",
+    "db": "db_events.log",
+    "k8s": "k8s_events.log",
+    "mesh": "mesh_events.jsonl",
+}
+STREAMS: tuple[str, ...] = tuple(STREAM_FILES)
+GROUND_TRUTH_FILE = "ground_truth.json"
+MANIFEST_FILE = "manifest.json"
+
+StreamName = Literal["ui", "api", "db", "k8s", "mesh"]
+StreamFile = Literal[
+    "ui_events.log", "api_logs.log", "db_events.log", "k8s_events.log", "mesh_events.jsonl"
+]
+Layer = Literal["ui", "api", "db", "k8s", "mesh"]
+NoiseProfile = Literal["low", "medium", "high"]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+MIN_DURATION_MINUTES = 15
+MAX_DURATION_MINUTES = 1440
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _utc(value: object) -> object:
+    """Accept RFC 3339 text or an aware datetime; normalise to UTC."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or "T" not in text.upper():
+            raise ValueError("must be an RFC 3339 timestamp such as 2026-11-26T05:00:00Z")
+        try:
+            value = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError as exc:
+            raise ValueError("must be an RFC 3339 timestamp such as 2026-11-26T05:00:00Z") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(
+                "must carry a UTC offset (e.g. a trailing Z); naive times are ambiguous"
+            )
+        return value.astimezone(UTC)
+    return value
+
+
+class GenerationRequest(Contract):
+    """Everything that determines a bundle's streams.
+
+    Same request => byte-identical streams.
+    """
+
+    scenario: str = Field(description="Scenario id; see `list-scenarios`.")
+    seed: int = Field(ge=0, le=2**63 - 1, description="Random seed.")
+    time_anchor: datetime = Field(
+        description="Start of the incident window, RFC 3339 (normalised to UTC)."
+    )
+    duration_minutes: int = Field(
+        default=30,
+        ge=MIN_DURATION_MINUTES,
+        le=MAX_DURATION_MINUTES,
+        description="Length of the window in minutes.",
+    )
+    resolution_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        description="Step of the traffic-rate curve and of time-bucketed summaries.",
+    )
+    noise_profile: NoiseProfile = Field(
+        default="medium", description="How much unrelated background noise to add."
+    )
+    threshold: Probability = Field(
+        default=0.70, description="Pass threshold written to the label as threshold_default."
+    )
+    threshold_override: Probability | None = Field(
+        default=None, description="Per-bundle threshold override written to the label."
+    )
+    rps: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=2000.0,
+        description="Mean request rate at the web tier over the window (requests/s).",
+    )
+    api_replicas: int = Field(
+        default=3, ge=2, le=12, description="orders-api pods before any scaling."
+    )
+
+    @field_validator("time_anchor", mode="before")
+    @classmethod
+    def _anchor_utc(cls, value: object) -> object:
+        return _utc(value)
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, value: str) -> str:
+        from .scenarios import scenario_ids
+
+        if value not in scenario_ids():
+            raise GenerationError(
+                "INVALID_SCENARIO",
+                f"scenario={value!r} is not a known scenario; allowed: {', '.join(scenario_ids())}",
+                field="scenario",
+            )
+        return value
+
+
+class EvidencePointer(Contract):
+    """One line of one stream file, quoted exactly."""
+
+    file: StreamFile
+    line: int = Field(ge=1, description="1-based line number in `file`.")
+    excerpt: str = Field(min_length=1, description="The exact text of that line.")
+    request_id: str | None = Field(default=None, description="Request id the line carries.")
+    at: str | None = Field(default=None, description="Instant of the line, RFC 3339.")
+    signal: str = Field(description="What the line shows, as a stable signal key.")
+
+
+class IncidentWindow(Contract):
+    onset: str
+    peak: str
+    recovery: str | None = Field(
+        description="When the symptoms end; null if they last to the window's end."
+    )
+
+
+class CausalStep(Contract):
+    order: int = Field(ge=1)
+    layer: Layer
+    component: str
+    effect: str
+    evidence: list[EvidencePointer] = Field(default_factory=list)
+
+
+class Distractor(Contract):
+    pointer: EvidencePointer
+    why_not_root_cause: str
+
+
+class GroundTruth(Contract):
+    """The answer key of one bundle."""
+
+    schema_version: Literal["1.0"] = "1.0"
+    bundle_id: str = Field(pattern=r"^mock-[0-9a-f]{12}$")
+    scenario_id: str
+    incident: bool = Field(description="False for the negative control: nothing to find.")
+    root_cause: str
+    root_cause_layer: Layer | None
+    root_cause_component: str | None
+    fault_type: str
+    root_cause_aliases: list[str]
+    trigger: str
+    blast_radius: list[str]
+    expected_first_signal: str
+    first_signal: EvidencePointer | None
+    incident_window: IncidentWindow | None
+    causal_chain: list[CausalStep]
+    evidence: list[EvidencePointer]
+    distractors: list[Distractor]
+    confidence_target_min: Probability
+    confidence_target_max: Probability
+    threshold_default: Probability = 0.70
+    threshold_override: Probability | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> GroundTruth:
+        if self.confidence_target_min > self.confidence_target_max:
+            raise ValueError("confidence_target_min must be <= confidence_target_max")
+        if self.incident and (self.first_signal is None or self.incident_window is None):
+            raise ValueError("an incident needs a first_signal and an incident_window")
+        return self
+
+
+class Artifact(Contract):
+    file: str
+    stream: StreamName | None
+    format: Literal["text", "jsonl", "json"]
+    record_count: int = Field(ge=0, description="Log entries (a multi-line entry counts once).")
+    line_count: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class GeneratorInfo(Contract):
+    name: Literal["rca-mock-incidents"] = "rca-mock-incidents"
+    version: str
+    format_version: str
+
+
+class Manifest(Contract):
+    schema_version: Literal["1.0"] = "1.0"
+    bundle_id: str = Field(pattern=r"^mock-[0-9a-f]{12}$")
+    scenario_id: str
+    created_at: str = Field(
+        description="Bundle-level timestamp (the end of the window; never the wall clock)."
+    )
+    window_start: str
+    window_end: str
+    generator: GeneratorInfo
+    request: GenerationRequest
+    artifacts: list[Artifact]

@@ -1,0 +1,105 @@
+"""Stable, per-purpose random generators.
+
+Python only promises that ``Random.random()`` repeats across versions, so every
+distribution here is built on ``random()`` alone (no ``randint``/``choice``/``gauss``).
+Seeds come from SHA-256 of a readable string, never from ``hash()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# Identifier alphabet Kubernetes uses for generated names (no vowels, no 0/1/3).
+K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def derive_seed(*parts: object) -> int:
+    """A 64-bit seed from the parts, stable across processes and Python versions."""
+    text = "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+class Rng:
+    """A seeded generator whose draws are all derived from ``random()``."""
+
+    __slots__ = ("_r", "random")
+
+    def __init__(self, *parts: object) -> None:
+        self._r = random.Random(derive_seed(*parts))
+        self.random = self._r.random
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.random()
+
+    def below(self, n: int) -> int:
+        """An integer in ``[0, n)``."""
+        return int(self.random() * n)
+
+    def between(self, low: int, high: int) -> int:
+        """An integer in ``[low, high]``."""
+        return low + int(self.random() * (high - low + 1))
+
+    def chance(self, p: float) -> bool:
+        return self.random() < p
+
+    def pick(self, items: Sequence[T]) -> T:
+        return items[int(self.random() * len(items))]
+
+    def exponential(self, mean: float) -> float:
+        return -mean * math.log(1.0 - self.random())
+
+    def normal(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        # Box-Muller, one value per call: simple and version-proof.
+        u1 = 1.0 - self.random()
+        u2 = self.random()
+        return mu + sigma * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+    def lognormal(self, median: float, sigma: float) -> float:
+        """Heavy-tailed latency: ``median`` is the 50th percentile."""
+        return median * math.exp(self.normal(0.0, sigma))
+
+    def token(self, n: int, alphabet: str = K8S_ALPHABET) -> str:
+        return "".join(alphabet[int(self.random() * len(alphabet))] for _ in range(n))
+
+    def hexstr(self, n: int) -> str:
+        return "".join("0123456789abcdef"[int(self.random() * 16)] for _ in range(n))
+
+
+class WeightedPicker(Generic[T]):
+    """Draws items by weight with one ``random()`` call (cumulative table + bisect)."""
+
+    __slots__ = ("_cum", "_items", "_total")
+
+    def __init__(self, weighted: Sequence[tuple[T, float]]) -> None:
+        self._items = [item for item, _ in weighted]
+        self._cum = list(accumulate(w for _, w in weighted))
+        self._total = self._cum[-1]
+
+    def __call__(self, rng: Rng) -> T:
+        return self._items[bisect_right(self._cum, rng.random() * self._total)]
+
+
+class IdSource:
+    """Request/trace/span ids: keyed BLAKE2b of a counter.
+
+    Ids are independent of any RNG's consumption, so every stream derives the same id
+    for the same request without sharing state.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, *parts: object) -> None:
+        self._key = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()[:32]
+
+    def hex(self, kind: str, n: int, nbytes: int) -> str:
+        return hashlib.blake2b(
+            f"{kind}:{n}".encode(), key=self._key, digest_size=nbytes
+        ).hexdigest()

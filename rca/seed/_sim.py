@@ -1,0 +1,579 @@
+"""The shared simulation: one discrete-event pass that decides what happened.
+
+Every stream re-runs this pass from the same seed, so all five agree on every request
+(ids, pods, status, durations) without sharing state; renderers then draw only
+stream-local details (thread names, backend PIDs) from their own generators.
+
+Physical rules kept here, not in renderers:
+* arrivals are a non-homogeneous Poisson process (diurnal curve x short wave x jitter x
+  the scenario's multiplier), normalised so the window's mean rate is ``rps``;
+* each orders-api container has a HikariCP pool of ``HIKARI_POOL_SIZE`` connections held
+  for the whole request (open-in-view); a request waits FIFO-ish for a free connection
+  and gives up after ``HIKARI_TIMEOUT_MS``;
+* the mesh routes only to endpoints it still believes ready (``EDS_LAG_US`` behind the
+  truth), retries 5xx/resets/refused connects up to ``MESH_RETRY_ATTEMPTS`` times with
+  Envoy's jittered back-off, and answers 504 UT at ``MESH_ROUTE_TIMEOUT_MS``;
+* nginx passes the mesh's status and body through and always lasts longer than it;
+* readiness probes run every 10 s per pod; three consecutive failures (DB health check
+  starved of connections, or a container still starting) take a pod out of rotation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _catalog as cat
+from ._catalog import Endpoint, Query
+from ._rng import IdSource, Rng, WeightedPicker
+from ._timefmt import US
+from ._topology import (
+    API_PORT,
+    CLIENT_NETS,
+    EDS_LAG_US,
+    HIKARI_TIMEOUT_MS,
+    MESH_RETRY_ATTEMPTS,
+    MESH_ROUTE_TIMEOUT_MS,
+    PROBE_FAILURE_THRESHOLD,
+    PROBE_PERIOD_US,
+    Container,
+    Pod,
+    Stack,
+)
+from .scenarios import Fact, Plan
+
+CHUNK_US = 60 * US  # fixed flush chunk: renderers write out everything older than a tick
+NOISE_LEVEL = {"low": 0.4, "medium": 1.0, "high": 2.5}
+ROUTE_TIMEOUT_US = MESH_ROUTE_TIMEOUT_MS * 1000
+HIKARI_TIMEOUT_US = HIKARI_TIMEOUT_MS * 1000
+
+# Envoy local-reply bodies; bytes_sent must equal their length.
+BODY_UH = "no healthy upstream"
+BODY_UT = "upstream request timeout"
+_RESET = "upstream connect error or disconnect/reset before headers. "
+BODY_UC = _RESET + "reset reason: connection termination"
+BODY_UC_RETRIED = _RESET + "retried and the latest reset reason: connection termination"
+BODY_UF_RETRIED = (
+    _RESET + "retried and the latest reset reason: connection failure, "
+    "transport failure reason: delayed connect error: 111"
+)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of one request on one orders-api pod."""
+
+    pod: Pod
+    container: Container | None
+    start_us: int
+    end_us: int
+    status: int  # 0: no HTTP response (refused connect or the container died)
+    outcome: str  # ok | not_found | conflict | unauthorized | pool_timeout | npe | killed | refused
+    db_start_us: int = 0
+    db_us: int = 0
+    pool_wait_us: int = 0
+    pool_waiting: int = 0
+    body_bytes: int = 0
+    abandoned: bool = False  # the mesh gave up on it (timeout) before it ended
+
+
+@dataclass(slots=True)
+class Request:
+    n: int
+    t_us: int
+    request_id: str
+    trace_id: str
+    kind: str  # static | api | scanner
+    client_ip: str
+    user_agent: str
+    referer: str
+    method: str
+    path: str
+    endpoint: Endpoint | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    # nginx
+    status: int = 0
+    body_bytes: int = 0
+    end_us: int = 0
+    upstream_us: int | None = None
+    request_bytes: int = 0
+    # mesh (outbound, web pod sidecar -> orders-api)
+    mesh_start_us: int = 0
+    mesh_end_us: int = 0
+    mesh_code: int = 0
+    mesh_flags: str = "-"
+    mesh_details: str = ""
+    mesh_bytes_sent: int = 0
+    upstream_service_ms: int | None = None
+    upstream_host: str | None = None
+    transport_failure: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    exemplar: str | None = None  # first request of its kind of failure: evidence anchor
+
+
+@dataclass(slots=True)
+class Tick:
+    """Sim time has reached ``t_us``: nothing emitted later has a line before it."""
+
+    t_us: int
+    chunk_start_us: int
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    t_us: int
+    pod: Pod
+    ok: bool
+    output: str
+    became: str | None  # "ready" / "not ready" when readiness flips
+
+
+Emission = Request | Fact | Tick | ProbeResult
+
+
+@dataclass(slots=True)
+class _Pool:
+    free: list[int]
+    waiters: list[int]
+
+
+class Simulation:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        scenario: str,
+        window_start_us: int,
+        window_end_us: int,
+        resolution_us: int,
+        rps: float,
+        noise_profile: str,
+        stack: Stack,
+        plan: Plan,
+    ) -> None:
+        self.rng = Rng(seed, scenario, "traffic")
+        self.ids = IdSource(seed, scenario, "ids")
+        self.start = window_start_us
+        self.end = window_end_us
+        self.res = resolution_us
+        self.rps = rps
+        self.noise = NOISE_LEVEL[noise_profile]
+        self.stack = stack
+        self.plan = plan
+        self._heap: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self._n = 0
+        self._pools: dict[tuple[str, int], _Pool] = {}
+        self._probe_fail: dict[str, int] = {}
+        self._probe_unready: dict[str, int | None] = {}  # pod -> since (None: ready)
+        self._exemplars: set[str] = set()
+        self._endpoint_pick = WeightedPicker([(e, e.weight) for e in cat.ENDPOINTS])
+        self._static_pick = WeightedPicker(
+            [(a, w) for a, w in zip(cat.STATIC_ASSETS, (30, 14, 14, 12, 6, 6), strict=True)]
+        )
+
+    # ------------------------------------------------------------------ scheduling
+    def _push(self, t_us: int, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t_us, self._seq, kind, payload))
+
+    _FACT, _PROBE, _RETRY, _SCANNER = 0, 1, 2, 3
+
+    def _rate_scale(self) -> float:
+        """Scale so the mean rate over the window equals ``rps``."""
+        total = 0.0
+        steps = 0
+        t = self.start
+        while t < self.end:
+            total += self._shape(t + self.res // 2) * self.plan.rate(t + self.res // 2)
+            steps += 1
+            t += self.res
+        return self.rps / (total / steps)
+
+    def _shape(self, t_us: int) -> float:
+        hours = (t_us / US / 3600.0) % 24.0
+        diurnal = 1.0 + 0.35 * math.cos(2 * math.pi * (hours - 19.0) / 24.0)
+        wave = 1.0 + 0.08 * math.sin(2 * math.pi * (t_us / US) / 1020.0)
+        return diurnal * wave
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> Iterator[Emission]:
+        rng = self.rng
+        for i, fact in enumerate(sorted(self.plan.facts, key=lambda f: f.t_us)):
+            self._push(fact.t_us, self._FACT, (i, fact))
+        for pod in self.stack.api_pods:
+            first = pod.containers[0].start_us + rng.between(1, 10) * US
+            first = max(first, self.start + rng.below(int(PROBE_PERIOD_US)))
+            self._push(first, self._PROBE, pod)
+        self._plan_scanners()
+
+        scale = self._rate_scale()
+        jitter_sigma = 0.12
+        jitter_median = math.exp(-(jitter_sigma**2) / 2)
+        next_tick = self.start + CHUNK_US
+        step_start = self.start
+        while step_start < self.end:
+            step_end = min(step_start + self.res, self.end)
+            mid = (step_start + step_end) // 2
+            lam = scale * self._shape(mid) * self.plan.rate(mid)
+            lam *= rng.lognormal(jitter_median, jitter_sigma)
+            mean_gap_us = US / lam
+            t = step_start + int(rng.exponential(mean_gap_us))
+            while t < step_end:
+                while self._heap and self._heap[0][0] <= t:
+                    yield from self._pop()
+                while t >= next_tick:
+                    yield Tick(next_tick, next_tick - CHUNK_US)
+                    next_tick += CHUNK_US
+                yield from self._arrival(t)
+                t += max(1, int(rng.exponential(mean_gap_us)))
+            step_start = step_end
+        while self._heap and self._heap[0][0] < self.end:
+            t = self._heap[0][0]
+            while t >= next_tick:
+                yield Tick(next_tick, next_tick - CHUNK_US)
+                next_tick += CHUNK_US
+            yield from self._pop()
+        # Requests still open at the end resolve in the heap; drain what belongs to them.
+        while self._heap:
+            t, _, kind, payload = self._heap[0]
+            if kind == self._RETRY:
+                yield from self._pop()
+            else:
+                heapq.heappop(self._heap)
+        while next_tick <= self.end:
+            yield Tick(next_tick, next_tick - CHUNK_US)
+            next_tick += CHUNK_US
+        yield Tick(self.end + 3600 * US, next_tick - CHUNK_US)
+
+    def _pop(self) -> Iterator[Emission]:
+        t, _, kind, payload = heapq.heappop(self._heap)
+        if kind == self._FACT:
+            yield payload[1]
+        elif kind == self._PROBE:
+            yield from self._probe(t, payload)
+        elif kind == self._RETRY:
+            r, tries = payload
+            yield from self._try(r, t, tries)
+        elif kind == self._SCANNER:
+            yield self._scanner(t, payload)
+
+    # ------------------------------------------------------------------ requests
+    def _new_request(self, t: int, kind: str) -> Request:
+        n = self._n
+        self._n += 1
+        rng = self.rng
+        return Request(
+            n=n,
+            t_us=t,
+            request_id=self.ids.hex("req", n, 16),
+            trace_id=self.ids.hex("trace", n, 16),
+            kind=kind,
+            client_ip=f"{rng.pick(CLIENT_NETS)}{rng.between(2, 254)}",
+            user_agent=rng.pick(cat.BROWSER_AGENTS),
+            referer=rng.pick(cat.PAGE_REFERERS),
+            method="GET",
+            path="/",
+        )
+
+    def _arrival(self, t: int) -> Iterator[Emission]:
+        rng = self.rng
+        if rng.chance(0.36):
+            r = self._new_request(t, "static")
+            (path, size) = self._static_pick(rng)
+            r.path = path
+            if path == "/":
+                r.referer = "-" if rng.chance(0.5) else "https://www.example.com/search"
+            if path != "/" and rng.chance(0.3):
+                r.status, r.body_bytes = 304, 0
+            else:
+                r.status, r.body_bytes = 200, size
+            r.end_us = t + int(rng.exponential(600)) + 40
+            yield r
+            return
+        r = self._new_request(t, "api")
+        ep = self._endpoint_pick(rng)
+        r.endpoint = ep
+        r.method = ep.method
+        r.request_bytes = ep.request_bytes
+        customer = str(rng.between(1000, 98_000))
+        r.params = {
+            "customer": customer,
+            "order": str(rng.between(100_000, 940_000)),
+            "page": str(min(int(rng.exponential(0.7)), 9)),
+            "category": rng.pick(cat.CATEGORIES),
+        }
+        r.path = ep.template.format(**r.params)
+        r.mesh_start_us = t + 180 + rng.below(120)
+        yield from self._try(r, r.mesh_start_us + 350 + rng.below(300), 0)
+
+    def _routable(self, t: int) -> list[Pod]:
+        """Pods the sidecar still has as healthy endpoints (it learns of changes late)."""
+        seen = t - EDS_LAG_US
+        out = []
+        for p in self.stack.api_pods:
+            if not p.ready_at(seen):
+                continue
+            since = self._probe_unready.get(p.name)
+            if since is not None and since <= seen:
+                continue
+            out.append(p)
+        return out
+
+    def _try(self, r: Request, t: int, tries: int) -> Iterator[Emission]:
+        rng = self.rng
+        deadline = r.mesh_start_us + ROUTE_TIMEOUT_US
+        tried = {a.pod.name for a in r.attempts}
+        pods = self._routable(t)
+        fresh = [p for p in pods if p.name not in tried] or pods
+        if not fresh:
+            if not r.attempts:
+                yield self._finish_local(
+                    r, t + 60 + rng.below(200), 503, "UH", "no_healthy_upstream", BODY_UH
+                )
+            else:
+                yield self._finish_failed(r)
+            return
+        pod = fresh[rng.below(len(fresh))]
+        a = self._run_attempt(r, pod, t)
+        r.attempts.append(a)
+        if a.end_us > deadline:
+            a.abandoned = True
+            yield self._finish_timeout(r, deadline)
+            return
+        retriable = a.status >= 500 or a.status == 0
+        if retriable and tries < MESH_RETRY_ATTEMPTS:
+            backoff = int(rng.random() * (2 ** (tries + 1) - 1) * 25_000)
+            nxt = a.end_us + backoff + 300
+            if nxt < deadline:
+                self._push(nxt, self._RETRY, (r, tries + 1))
+                return
+        if (retriable and tries > 0) or (retriable and a.status == 0):
+            yield self._finish_failed(r)
+            return
+        yield self._finish_upstream(r, a)
+
+    def _run_attempt(self, r: Request, pod: Pod, t: int) -> Attempt:
+        rng = self.rng
+        ep = r.endpoint
+        assert ep is not None
+        c = pod.alive_at(t)
+        if c is None:  # endpoint still listed but the container is gone: refused
+            return Attempt(pod, None, t, t + 200 + rng.below(900), 0, "refused")
+        plan = self.plan
+        pre = int(rng.lognormal(1_100, 0.4) * plan.cpu_time(t, pod))
+        acquire = t + pre
+        q: Query = ep.query
+        db_us = int(rng.lognormal(q.median_ms * 1000, q.sigma) * plan.db_time(acquire, q.key))
+        post = int(rng.lognormal(ep.cpu_ms * 1000, 0.5) * plan.cpu_time(t, pod))
+        pool = self._pool(pod, c)
+        wait, waiting = self._acquire(pool, acquire, db_us + post)
+        a = Attempt(pod, c, t, 0, 200, "ok", pool_waiting=waiting)
+        if wait is None:
+            a.end_us = acquire + HIKARI_TIMEOUT_US + 600 + rng.below(3_400)
+            a.status, a.outcome = 500, "pool_timeout"
+            a.pool_wait_us = a.end_us - acquire
+        else:
+            a.pool_wait_us = wait
+            a.db_start_us = acquire + wait
+            a.db_us = db_us
+            a.end_us = a.db_start_us + db_us + post
+            a.status = ep.ok_status
+            if pod.version in plan.faulty_versions and ep.key in ("create_order", "get_order"):
+                if rng.chance(plan.fault_probability):
+                    a.status, a.outcome = 500, "npe"
+                    a.end_us = a.db_start_us + db_us + post // 3
+            if a.outcome == "ok":
+                roll = rng.random()
+                if ep.key == "get_order" and roll < 0.02:
+                    a.status, a.outcome = 404, "not_found"
+                elif ep.key == "create_order" and roll < 0.006 * self.noise:
+                    a.status, a.outcome = 409, "conflict"
+                elif ep.key == "get_customer" and roll < 0.015:
+                    a.status, a.outcome = 401, "unauthorized"
+        if c.end_us is not None and t < c.end_us <= a.end_us:
+            a.end_us, a.status, a.outcome = c.end_us, 0, "killed"
+        a.body_bytes = self._body_bytes(r, a)
+        self._mark_exemplar(r, a)
+        return a
+
+    def _body_bytes(self, r: Request, a: Attempt) -> int:
+        ep = r.endpoint
+        assert ep is not None
+        if a.status in (200, 201):
+            low, high = ep.body_bytes
+            return low + self.rng.below(high - low)
+        if a.status == 401 or a.status == 0:
+            return 0
+        # Spring Boot's default error JSON; its length depends on the status and path.
+        reason = {404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}[a.status]
+        path = r.path.split("?", 1)[0]
+        body = (
+            '{"timestamp":"2026-01-01T00:00:00.000+00:00","status":%d,"error":"%s","path":"%s"}'
+            % (a.status, reason, path)
+        )
+        return len(body)
+
+    def _mark_exemplar(self, r: Request, a: Attempt) -> None:
+        kinds = []
+        if a.outcome in ("pool_timeout", "npe", "killed", "refused"):
+            kinds.append(a.outcome)
+        if a.db_us > 1_000_000:
+            kinds.append("slow_query")
+        for k in kinds:
+            if k not in self._exemplars and r.exemplar is None:
+                self._exemplars.add(k)
+                r.exemplar = k
+
+    def _pool(self, pod: Pod, c: Container) -> _Pool:
+        key = (pod.name, c.restart_count)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = _Pool([0] * self.plan.pool_size, [])
+            self._pools[key] = pool
+        return pool
+
+    @staticmethod
+    def _acquire(pool: _Pool, t: int, hold: int) -> tuple[int | None, int]:
+        """HikariCP getConnection(): (wait, others waiting) or (None, waiting) on timeout."""
+        waiters = pool.waiters
+        while waiters and waiters[0] <= t:
+            heapq.heappop(waiters)
+        waiting = len(waiters)
+        free_at = pool.free[0]
+        if free_at <= t:
+            heapq.heapreplace(pool.free, t + hold)
+            return 0, waiting
+        wait = free_at - t
+        if wait > HIKARI_TIMEOUT_US:
+            heapq.heappush(waiters, t + HIKARI_TIMEOUT_US)
+            return None, waiting
+        heapq.heapreplace(pool.free, free_at + hold)
+        heapq.heappush(waiters, free_at)
+        return wait, waiting
+
+    # ------------------------------------------------------------------ finishing
+    def _finish_nginx(self, r: Request) -> Request:
+        rng = self.rng
+        r.upstream_us = r.mesh_end_us + 150 + rng.below(200) - (r.t_us + 80)
+        r.end_us = r.mesh_end_us + 250 + rng.below(500)
+        r.status = r.mesh_code
+        r.body_bytes = r.mesh_bytes_sent
+        return r
+
+    def _finish_upstream(self, r: Request, a: Attempt) -> Request:
+        r.mesh_end_us = a.end_us + 250 + self.rng.below(300)
+        r.mesh_code = a.status
+        r.mesh_flags = "URX" if len(r.attempts) > MESH_RETRY_ATTEMPTS and a.status >= 500 else "-"
+        r.mesh_details = "via_upstream"
+        r.mesh_bytes_sent = a.body_bytes
+        r.upstream_service_ms = max(0, (a.end_us - a.start_us) // 1000)
+        r.upstream_host = f"{a.pod.ip}:{API_PORT}"
+        return self._finish_nginx(r)
+
+    def _finish_local(
+        self, r: Request, t: int, code: int, flags: str, details: str, body: str
+    ) -> Request:
+        r.mesh_end_us = t
+        r.mesh_code, r.mesh_flags, r.mesh_details = code, flags, details
+        r.mesh_bytes_sent = len(body)
+        r.upstream_service_ms = None
+        if r.attempts:
+            r.upstream_host = f"{r.attempts[-1].pod.ip}:{API_PORT}"
+        if flags == "UH":
+            self._exemplar(r, "uh")
+        return self._finish_nginx(r)
+
+    def _finish_timeout(self, r: Request, deadline: int) -> Request:
+        self._exemplar(r, "ut")
+        return self._finish_local(
+            r, deadline + self.rng.below(1500), 504, "UT", "upstream_response_timeout", BODY_UT
+        )
+
+    def _finish_failed(self, r: Request) -> Request:
+        """Retries exhausted (or impossible) on a reset/refused/5xx attempt."""
+        a = r.attempts[-1]
+        retried = len(r.attempts) > 1
+        if a.status >= 500:
+            return self._finish_upstream(r, a)
+        end = a.end_us + 200
+        if a.outcome == "refused":
+            r.transport_failure = "delayed connect error: 111"
+            details = "upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}"
+            return self._finish_local(
+                r, end, 503, "UF,URX" if retried else "UF", details, BODY_UF_RETRIED
+            )
+        details = "upstream_reset_before_response_started{connection_termination}"
+        if retried:
+            return self._finish_local(r, end, 503, "UC,URX", details, BODY_UC_RETRIED)
+        return self._finish_local(r, end, 503, "UC", details, BODY_UC)
+
+    def _exemplar(self, r: Request, kind: str) -> None:
+        if kind not in self._exemplars and r.exemplar is None:
+            self._exemplars.add(kind)
+            r.exemplar = kind
+
+    # ------------------------------------------------------------------ probes
+    def _probe(self, t: int, pod: Pod) -> Iterator[Emission]:
+        nxt = t + PROBE_PERIOD_US
+        if pod.deleted_us is None or nxt < pod.deleted_us:
+            self._push(nxt, self._PROBE, pod)
+        if t < self.start or (pod.deleted_us is not None and t >= pod.deleted_us):
+            return
+        c = pod.alive_at(t)
+        if c is None:
+            return  # kubelet does not probe a container that is not running
+        url = f"http://{pod.ip}:{API_PORT}/actuator/health/readiness"
+        if t < c.ready_us:
+            ok = False
+            output = f'Get "{url}": dial tcp {pod.ip}:{API_PORT}: connect: connection refused'
+        else:
+            pool = self._pool(pod, c)
+            # The readiness group includes the DB check; it needs a pooled connection
+            # within the probe's 1 s timeout.
+            ok = pool.free[0] <= t + 1_000_000
+            output = (
+                ""
+                if ok
+                else f'Get "{url}": context deadline exceeded '
+                "(Client.Timeout exceeded while awaiting headers)"
+            )
+        became = None
+        if ok:
+            self._probe_fail[pod.name] = 0
+            if self._probe_unready.get(pod.name) is not None:
+                self._probe_unready[pod.name] = None
+                became = "ready"
+        else:
+            fails = self._probe_fail.get(pod.name, 0) + 1
+            self._probe_fail[pod.name] = fails
+            if fails == PROBE_FAILURE_THRESHOLD and t >= c.ready_us:
+                self._probe_unready[pod.name] = t
+                became = "not ready"
+        if not ok or became:
+            yield ProbeResult(t, pod, ok, output, became)
+
+    # ------------------------------------------------------------------ noise
+    def _plan_scanners(self) -> None:
+        """Bursts of vulnerability-scanner 404s: alarming-looking, never the cause."""
+        rng = self.rng
+        minutes = (self.end - self.start) / (60 * US)
+        count = int(minutes / 10.0 * self.noise + rng.random())
+        for _ in range(count):
+            t = self.start + int(rng.random() * (self.end - self.start - 120 * US))
+            ip = f"198.51.100.{rng.between(2, 254)}"
+            agent = rng.pick(cat.SCANNER_AGENTS)
+            for _k in range(rng.between(8, 30)):
+                self._push(t, self._SCANNER, (ip, agent, rng.pick(cat.SCANNER_PATHS)))
+                t += int(rng.exponential(700_000)) + 50_000
+
+    def _scanner(self, t: int, payload: tuple[str, str, str]) -> Request:
+        ip, agent, path = payload
+        r = self._new_request(t, "scanner")
+        r.client_ip, r.user_agent, r.path, r.referer = ip, agent, path, "-"
+        r.status, r.body_bytes = 404, 153
+        r.end_us = t + 150 + self.rng.below(400)
+        return r

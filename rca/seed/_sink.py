@@ -1,0 +1,97 @@
+"""Time-ordered, streaming output of one log file.
+
+Renderers add entries (an instant, text that may span lines, signal keys) in roughly
+time order; the sink keeps them in a heap and writes out everything older than the
+simulation's watermark, so memory is bounded by a minute or so of traffic whatever the
+window's length. Ties keep insertion order, which is deterministic.
+
+While writing, the sink numbers lines, hashes bytes, and indexes *signals*: for each
+signal key (``api.hikari_timeout``, ``mesh.504.UT`` ...) the first line that shows it,
+how often it occurred and when. Ground truth is built from that index, so every
+evidence pointer is a line this very pass wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from dataclasses import dataclass
+from typing import IO
+
+
+@dataclass(slots=True)
+class SignalHit:
+    signal: str
+    line: int
+    text: str
+    t_us: int
+    request_id: str | None
+    count: int = 1
+    last_t_us: int = 0
+
+
+class Sink:
+    __slots__ = (
+        "_buf",
+        "_heap",
+        "_out",
+        "_seq",
+        "bytes",
+        "file",
+        "lines",
+        "records",
+        "sha",
+        "signals",
+    )
+
+    def __init__(self, file: str, out: IO[bytes] | None) -> None:
+        self.file = file
+        self._out = out
+        self._heap: list[tuple[int, int, str, tuple[str, ...], str | None]] = []
+        self._seq = 0
+        self._buf: list[str] = []
+        self.sha = hashlib.sha256()
+        self.lines = 0
+        self.records = 0
+        self.bytes = 0
+        self.signals: dict[str, SignalHit] = {}
+
+    def add(
+        self, t_us: int, text: str, keys: tuple[str, ...] = (), request_id: str | None = None
+    ) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t_us, self._seq, text, keys, request_id))
+
+    def flush_before(self, watermark_us: int) -> None:
+        heap = self._heap
+        buf = self._buf
+        while heap and heap[0][0] < watermark_us:
+            t_us, _, text, keys, rid = heapq.heappop(heap)
+            line = self.lines + 1
+            self.records += 1
+            self.lines += text.count("\n") + 1
+            buf.append(text)
+            for key in keys:
+                hit = self.signals.get(key)
+                if hit is None:
+                    first = text.split("\n", 1)[0]
+                    self.signals[key] = SignalHit(key, line, first, t_us, rid, 1, t_us)
+                else:
+                    hit.count += 1
+                    hit.last_t_us = t_us
+        if len(buf) >= 512:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._buf:
+            return
+        data = ("\n".join(self._buf) + "\n").encode()
+        self._buf.clear()
+        self.sha.update(data)
+        self.bytes += len(data)
+        if self._out is not None:
+            self._out.write(data)
+
+    def close(self) -> None:
+        self.flush_before(1 << 62)
+        self._write()

@@ -1,0 +1,303 @@
+"""Public face of the incident-bundle generator.
+
+Library::
+
+    from rca.seed.mock_incident_generator import GenerationRequest, generate_bundle
+    path = generate_bundle(GenerationRequest(scenario="bad_api_rollout", seed=7,
+                                             time_anchor="2026-11-26T05:00:00Z"), "out/")
+
+CLI (also ``rca-mock``)::
+
+    python -m rca.seed.mock_incident_generator generate --scenario S --seed N \\
+        --time-anchor T [--duration-minutes M] [--rps R] [--noise-profile P] \\
+        [--threshold X] --out DIR
+    python -m rca.seed.mock_incident_generator list-scenarios
+    python -m rca.seed.mock_incident_generator validate BUNDLE_DIR
+
+Same request => byte-identical streams. Errors carry a code (``INVALID_SCENARIO``,
+``INVALID_PARAMETER``, ``INVALID_OUTPUT_FORMAT``, ``GENERATION_FAILED``), name the bad
+field with its allowed values, and leave nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import scenarios
+from ._bundle import (
+    request_bundle_id,
+    validate_bundle,
+    write_bundle,
+    write_ground_truth_file,
+    write_manifest_file,
+    write_stream,
+)
+from ._errors import ErrorCode, GenerationError
+from ._models import (
+    GROUND_TRUTH_FILE,
+    MANIFEST_FILE,
+    STREAM_FILES,
+    STREAMS,
+    Artifact,
+    CausalStep,
+    Distractor,
+    EvidencePointer,
+    GenerationRequest,
+    GroundTruth,
+    IncidentWindow,
+    Manifest,
+)
+from ._pipeline import StreamResult
+
+__all__ = [
+    "GROUND_TRUTH_FILE",
+    "MANIFEST_FILE",
+    "STREAMS",
+    "STREAM_FILES",
+    "Artifact",
+    "CausalStep",
+    "Distractor",
+    "ErrorCode",
+    "EvidencePointer",
+    "GenerationError",
+    "GenerationRequest",
+    "GroundTruth",
+    "IncidentWindow",
+    "Manifest",
+    "StreamResult",
+    "bundle_id_for",
+    "generate_bundle",
+    "generate_stream",
+    "list_scenarios",
+    "main",
+    "make_request",
+    "validate",
+    "write_ground_truth",
+    "write_manifest",
+]
+
+
+def list_scenarios() -> dict[str, str]:
+    """Scenario id -> one-line title, sorted by id."""
+    return {sid: scenarios.get(sid).title for sid in scenarios.scenario_ids()}
+
+
+_EXAMPLES = {"time_anchor": "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"}
+
+
+def _allowed(field: str) -> str | None:
+    """The allowed values of a request field, when a range or example says more than pydantic."""
+    if field in _EXAMPLES:
+        return _EXAMPLES[field]
+    info = GenerationRequest.model_fields.get(field)
+    if info is None:
+        return None
+    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in info.metadata}
+    low = bounds.get("Ge", bounds.get("Gt"))
+    high = bounds.get("Le", bounds.get("Lt"))
+    if low is not None or high is not None:
+        lo = "" if low is None else (f"{low}" if "Ge" in bounds else f">{low}")
+        hi = "" if high is None else f"{high}"
+        return f"{lo}..{hi}"
+    return None
+
+
+def make_request(**fields: Any) -> GenerationRequest:
+    """Validate request fields; raise :class:`GenerationError` naming the bad field."""
+    try:
+        return GenerationRequest(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "request"
+        value = err.get("input")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        shown = "" if isinstance(value, dict) else f"={value!r}"
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(sorted(GenerationRequest.model_fields))
+            raise GenerationError(
+                "INVALID_PARAMETER",
+                f"{field}: unknown field; allowed fields: {allowed}",
+                field=field,
+            ) from None
+        allowed = _allowed(field)
+        suffix = "" if allowed is None else f" (allowed: {allowed})"
+        raise GenerationError(
+            "INVALID_PARAMETER", f"{field}{shown}: {msg}{suffix}", field=field
+        ) from None
+
+
+def _coerce(request: GenerationRequest | Mapping[str, Any]) -> GenerationRequest:
+    return request if isinstance(request, GenerationRequest) else make_request(**request)
+
+
+def bundle_id_for(request: GenerationRequest | Mapping[str, Any]) -> str:
+    return request_bundle_id(_coerce(request))
+
+
+def generate_bundle(request: GenerationRequest | Mapping[str, Any], out_dir: str | Path) -> Path:
+    """Write ``out_dir/<bundle_id>/`` atomically and return its path."""
+    return write_bundle(_coerce(request), Path(out_dir))
+
+
+def generate_stream(
+    request: GenerationRequest | Mapping[str, Any], stream: str, out_path: str | Path
+) -> StreamResult:
+    """Write one stream file; its bytes equal the same stream inside the whole bundle."""
+    return write_stream(_coerce(request), stream, Path(out_path))
+
+
+def write_ground_truth(
+    request: GenerationRequest | Mapping[str, Any], out_path: str | Path
+) -> GroundTruth:
+    return write_ground_truth_file(_coerce(request), Path(out_path))
+
+
+def write_manifest(
+    request: GenerationRequest | Mapping[str, Any], bundle_dir: str | Path
+) -> Manifest:
+    """Manifest for the stream files and label already in ``bundle_dir``."""
+    return write_manifest_file(_coerce(request), Path(bundle_dir))
+
+
+def validate(bundle_dir: str | Path) -> list[str]:
+    """Problems found in a bundle (checksums, counts, schemas, evidence); [] when valid."""
+    return validate_bundle(Path(bundle_dir))
+
+
+# ---------------------------------------------------------------------- CLI
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+
+
+def _request_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", required=True, help="scenario id (see list-scenarios)")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--time-anchor", required=True, help="window start, RFC 3339 UTC")
+    p.add_argument("--duration-minutes", type=int)
+    p.add_argument("--resolution-seconds", type=int)
+    p.add_argument("--rps", type=float, help="mean request rate at the web tier")
+    p.add_argument("--noise-profile", help="low | medium | high")
+    p.add_argument("--threshold", type=float, help="pass threshold (label threshold_default)")
+    p.add_argument("--threshold-override", type=float)
+    p.add_argument("--api-replicas", type=int)
+
+
+def _request_from(ns: argparse.Namespace) -> GenerationRequest:
+    names = (
+        "scenario",
+        "seed",
+        "time_anchor",
+        "duration_minutes",
+        "resolution_seconds",
+        "rps",
+        "noise_profile",
+        "threshold",
+        "threshold_override",
+        "api_replicas",
+    )
+    fields = {n: getattr(ns, n) for n in names if getattr(ns, n, None) is not None}
+    return make_request(**fields)
+
+
+def _cmd_generate(ns: argparse.Namespace) -> int:
+    path = generate_bundle(_request_from(ns), ns.out)
+    print(path)
+    return 0
+
+
+def _cmd_stream(ns: argparse.Namespace) -> int:
+    res = generate_stream(_request_from(ns), ns.stream, ns.out)
+    print(f"{ns.out}\t{res.records} records\t{res.sha256}")
+    return 0
+
+
+def _cmd_ground_truth(ns: argparse.Namespace) -> int:
+    write_ground_truth(_request_from(ns), ns.out)
+    print(ns.out)
+    return 0
+
+
+def _cmd_manifest(ns: argparse.Namespace) -> int:
+    write_manifest(_request_from(ns), ns.bundle)
+    print(Path(ns.bundle) / MANIFEST_FILE)
+    return 0
+
+
+def _cmd_list(ns: argparse.Namespace) -> int:
+    for sid, title in list_scenarios().items():
+        print(f"{sid}\t{title}")
+    return 0
+
+
+def _cmd_validate(ns: argparse.Namespace) -> int:
+    problems = validate(ns.bundle)
+    if problems:
+        for p in problems:
+            print(f"INVALID {ns.bundle}: {p}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"OK {ns.bundle}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register the generator's subcommands on an argparse subparsers object."""
+    g = sub.add_parser("generate", help="write one bundle directory")
+    _request_args(g)
+    g.add_argument("--out", required=True, help="parent directory of the bundle")
+    g.set_defaults(func=_cmd_generate)
+
+    s = sub.add_parser("generate-stream", help="write one stream file of a bundle")
+    _request_args(s)
+    s.add_argument("--stream", required=True, help=" | ".join(STREAMS))
+    s.add_argument("--out", required=True, help="output file path")
+    s.set_defaults(func=_cmd_stream)
+
+    t = sub.add_parser("write-ground-truth", help="write a bundle's ground_truth.json")
+    _request_args(t)
+    t.add_argument("--out", required=True, help="output file path")
+    t.set_defaults(func=_cmd_ground_truth)
+
+    m = sub.add_parser("write-manifest", help="write manifest.json for a bundle directory")
+    _request_args(m)
+    m.add_argument("--bundle", required=True, help="bundle directory")
+    m.set_defaults(func=_cmd_manifest)
+
+    ls = sub.add_parser("list-scenarios", help="print scenario ids and titles")
+    ls.set_defaults(func=_cmd_list)
+
+    v = sub.add_parser("validate", help="check a bundle (checksums, counts, schemas, evidence)")
+    v.add_argument("bundle")
+    v.set_defaults(func=_cmd_validate)
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse and dispatch; map errors to codes and exit statuses, never a traceback."""
+    ns = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(ns, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_INVALID
+    try:
+        return func(ns)
+    except GenerationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if exc.code == "GENERATION_FAILED" else EXIT_INVALID
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rca.seed.mock_incident_generator",
+        description="Generate mock incident bundles.",
+    )
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    return run_cli(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""What every stream renderer shares: its context, its sink, its own RNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._rng import IdSource, Rng
+from .._sim import ProbeResult, Request
+from .._sink import Sink
+from .._topology import Stack
+from ..scenarios import Fact, Plan
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    seed: int
+    scenario: str
+    window_start_us: int
+    window_end_us: int
+    noise: float  # 0.4 / 1.0 / 2.5
+    stack: Stack
+    plan: Plan
+
+
+class Renderer:
+    """Turns simulation emissions into lines of one component's log format.
+
+    Subclasses override the hooks they need; each draws stream-local detail only from
+    ``self.rng``, seeded from (seed, scenario, stream), so rendering one stream alone
+    gives the same bytes as rendering the whole bundle.
+    """
+
+    stream: str = ""
+
+    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+        self.ctx = ctx
+        self.out = sink
+        self.rng = Rng(ctx.seed, ctx.scenario, self.stream)
+        self.ids = IdSource(ctx.seed, ctx.scenario, "ids")
+
+    def span_id(self, request_n: int, attempt: int) -> str:
+        """The orders-api server span of one attempt (shared by api and db)."""
+        return self.ids.hex("span", request_n * 8 + attempt, 8)
+
+    def request(self, r: Request) -> None:
+        """A finished request."""
+
+    def fact(self, f: Fact) -> None:
+        """A scheduled fact addressed to any stream (ignore the others')."""
+
+    def probe(self, p: ProbeResult) -> None:
+        """A readiness probe that failed or flipped readiness."""
+
+    def background(self, t0_us: int, t1_us: int) -> None:
+        """Stream-local noise for ``[t0, t1)``; called once per chunk, in order."""

@@ -1,0 +1,78 @@
+"""Istio sidecar of the web pod: outbound access log, JSON encoding.
+
+One object per request nginx proxied to ``orders-api``, with exactly the 24 keys of
+Istio's default JSON format (``EnvoyJSONLogFormatIstio``), keys sorted as current Envoy
+writes them. Types follow real logs: numbers for codes, bytes and duration; the
+``upstream_service_time`` header as a string; unset values as ``null``. The line is
+written when the stream completes, so lines are ordered by completion, not start.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .. import _timefmt as tf
+from .._sim import Request
+from .._topology import API_FQDN, API_PORT
+from ._base import Renderer
+
+UPSTREAM_CLUSTER = f"outbound|{API_PORT}||{API_FQDN}"
+AUTHORITY = f"{API_FQDN}:{API_PORT}"
+
+
+def _s(value: str | None) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+class MeshRenderer(Renderer):
+    stream = "mesh"
+
+    def request(self, r: Request) -> None:
+        if r.kind != "api":
+            return
+        rng = self.rng
+        web_ip = self.ctx.stack.web_pod.ip
+        cluster_ip = self.ctx.stack.api_cluster_ip
+        duration = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)
+        upstream_local = (
+            None if r.upstream_host is None else f"{web_ip}:{rng.between(33000, 60999)}"
+        )
+        ust = None if r.upstream_service_ms is None else str(r.upstream_service_ms)
+        line = (
+            "{"
+            f'"authority":"{AUTHORITY}",'
+            f'"bytes_received":{r.request_bytes},'
+            f'"bytes_sent":{r.mesh_bytes_sent},'
+            '"connection_termination_details":null,'
+            f'"downstream_local_address":"{cluster_ip}:{API_PORT}",'
+            f'"downstream_remote_address":"{web_ip}:{rng.between(33000, 60999)}",'
+            f'"duration":{duration},'
+            f'"method":"{r.method}",'
+            f'"path":{_s(r.path)},'
+            '"protocol":"HTTP/1.1",'
+            f'"request_id":"{r.request_id}",'
+            '"requested_server_name":null,'
+            f'"response_code":{r.mesh_code},'
+            f'"response_code_details":{_s(r.mesh_details)},'
+            f'"response_flags":"{r.mesh_flags}",'
+            '"route_name":"default",'
+            f'"start_time":"{tf.envoy(r.mesh_start_us)}",'
+            f'"upstream_cluster":"{UPSTREAM_CLUSTER}",'
+            f'"upstream_host":{_s(r.upstream_host)},'
+            f'"upstream_local_address":{_s(upstream_local)},'
+            f'"upstream_service_time":{_s(ust)},'
+            f'"upstream_transport_failure_reason":{_s(r.transport_failure)},'
+            f'"user_agent":{_s(r.user_agent)},'
+            f'"x_forwarded_for":"{r.client_ip}"'
+            "}"
+        )
+        keys: tuple[str, ...] = ()
+        if r.mesh_code >= 500:
+            keys = (f"mesh.{r.mesh_code}.{r.mesh_flags}",)
+        elif duration > 2000:
+            keys = ("mesh.slow",)
+        if len(r.attempts) > 1:
+            keys += ("mesh.retried",)
+        if r.exemplar:
+            keys += (f"exemplar.{r.exemplar}.mesh",)
+        self.out.add(r.mesh_end_us, line, keys, r.request_id)

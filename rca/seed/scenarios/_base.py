@@ -1,0 +1,114 @@
+"""What a scenario is: a plan of the fault (facts on a timeline) plus its answer key.
+
+A scenario never formats log lines. It schedules *facts* (a container OOM-killed, a
+Deployment scaled, a migration's DDL) and bends the shared traffic model (arrival rate,
+query times, faulty versions). Renderers turn facts into each component's own format,
+and the simulation turns the bent model into per-request outcomes, so every layer tells
+the same story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._rng import Rng
+from .._topology import Pod, Stack
+
+# Facts are addressed to the stream whose component would log them.
+FactData = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Fact:
+    t_us: int
+    stream: str  # ui | api | db | k8s | mesh
+    kind: str
+    data: FactData = field(default_factory=dict)
+
+
+def _one(_t: int, *_args: object) -> float:
+    return 1.0
+
+
+@dataclass(slots=True)
+class Plan:
+    """The fault, as data the simulation and the renderers consume."""
+
+    incident: bool
+    onset_us: int | None = None
+    peak_us: int | None = None
+    recovery_us: int | None = None
+    # Traffic multiplier on the arrival rate at time t.
+    rate: Callable[[int], float] = _one
+    # Multiplier on the duration of query ``key`` at time t.
+    db_time: Callable[[int, str], float] = _one
+    # Multiplier on application (CPU) time for a pod at time t (GC pressure).
+    cpu_time: Callable[[int, Pod], float] = _one
+    # Fraction of the max heap still used after a young GC (GC pressure, leaks).
+    heap_used: Callable[[int, Pod], float] = lambda _t, _p: 0.38
+    # HikariCP maximum-pool-size of every orders-api pod.
+    pool_size: int = 10
+    # Versions whose create/get paths hit the null-path bug, and how often.
+    faulty_versions: frozenset[str] = frozenset()
+    fault_probability: float = 0.0
+    facts: list[Fact] = field(default_factory=list)
+    # Free-form numbers a label may quote (e.g. the peak multiplier).
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, t_us: int, stream: str, kind: str, **data: Any) -> None:
+        self.facts.append(Fact(t_us, stream, kind, data))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    window_start_us: int
+    window_end_us: int
+    rps: float
+    stack: Stack
+    rng: Rng  # the scenario's own world RNG
+
+    def at(self, fraction: float) -> int:
+        """An instant ``fraction`` of the way through the window."""
+        span = self.window_end_us - self.window_start_us
+        return self.window_start_us + int(span * fraction)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSpec:
+    """The parts of the answer key a scenario states outright."""
+
+    root_cause: str
+    root_cause_layer: str | None
+    root_cause_component: str | None
+    fault_type: str
+    aliases: tuple[str, ...]
+    trigger: str
+    blast_radius: tuple[str, ...]
+    expected_first_signal: str
+    first_signal: str | None  # signal key whose first line is the first signal
+    # (order, layer, component, effect, signal keys whose first lines evidence it)
+    chain: tuple[tuple[str, str, str, tuple[str, ...]], ...]
+    confidence: tuple[float, float]
+
+
+class Scenario:
+    """Base class; subclasses register themselves by defining ``id``."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    registry: ClassVar[dict[str, type[Scenario]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "id" in cls.__dict__:
+            if cls.id in Scenario.registry:
+                raise RuntimeError(f"duplicate scenario id {cls.id!r}")
+            Scenario.registry[cls.id] = cls
+
+    def plan(self, ctx: PlanContext) -> Plan:
+        raise NotImplementedError
+
+    def label(self) -> LabelSpec:
+        raise NotImplementedError

@@ -1,0 +1,133 @@
+"""A rolling update ships orders-api 1.9.0, whose pricing path dereferences a null tier.
+
+Story: the Deployment's image moves to 1.9.0 (maxSurge 1, maxUnavailable 0). As each
+new pod turns ready it takes traffic, and every order request for a customer without a
+loyalty tier throws a NullPointerException in ``DiscountCalculator`` -> 500 with a stack
+trace, only on 1.9.0 pods. The mesh retries 5xx onto other pods (old ones succeed while
+they last, then retries run out: 500 URX); nginx passes the 500s to users. The on-call
+runs ``kubectl rollout undo``; the old ReplicaSet scales back up and errors stop.
+"""
+
+from __future__ import annotations
+
+from .._rng import Rng
+from .._timefmt import US
+from .._topology import VERSION_BAD, VERSION_GOOD, Pod, Stack
+from ._base import LabelSpec, Plan, PlanContext, Scenario
+from ._lifecycle import create_pod, delete_pod
+
+
+def _roll(plan: Plan, stack: Stack, old: list[Pod], version: str, t: int, rng: Rng) -> int:
+    """A maxSurge=1/maxUnavailable=0 rolling update from ``old`` to ``version``."""
+    new_rs = f"orders-api-{stack.rs_hashes[version]}"
+    old_rs = f"orders-api-{old[0].replicaset}"
+    n = len(old)
+    for i in range(n):
+        plan.add(
+            t,
+            "k8s",
+            "scaled",
+            rs=new_rs,
+            pods=[],
+            signals=["k8s.rollout_step"],
+            **{"from": i, "to": i + 1},
+        )
+        pod = create_pod(plan, stack, version, t + 25_000, rng)
+        ready = pod.containers[0].ready_us + int(rng.uniform(0.5, 2.5) * US)
+        plan.add(
+            ready, "k8s", "scaled", rs=old_rs, pods=[old[i]], **{"from": n - i, "to": n - i - 1}
+        )
+        delete_pod(plan, old[i], ready + 40_000)
+        t = ready + int(rng.uniform(0.3, 1.5) * US)
+    return t
+
+
+class BadApiRollout(Scenario):
+    id = "bad_api_rollout"
+    title = "Bad orders-api rollout (null path in 1.9.0), then rollback"
+
+    def plan(self, ctx: PlanContext) -> Plan:
+        rng = ctx.rng
+        stack = ctx.stack
+        start = ctx.at(rng.uniform(0.24, 0.32))
+        old = list(stack.api_pods)
+        plan = Plan(
+            incident=True,
+            faulty_versions=frozenset({VERSION_BAD}),
+            fault_probability=rng.uniform(0.30, 0.42),
+        )
+        rolled = _roll(plan, stack, old, VERSION_BAD, start, rng)
+        bad = [p for p in stack.api_pods if p.version == VERSION_BAD]
+        undo = max(rolled, ctx.at(rng.uniform(0.68, 0.76)))
+        recovered = _roll(plan, stack, bad, VERSION_GOOD, undo, rng)
+        first_ready = bad[0].containers[0].ready_us
+        plan.onset_us = start
+        plan.peak_us = rolled
+        plan.recovery_us = recovered
+        plan.notes = {"first_bad_ready_us": first_ready}
+        return plan
+
+    def label(self) -> LabelSpec:
+        return LabelSpec(
+            root_cause="bad deployment: orders-api 1.9.0 throws NullPointerException "
+            "(unhandled null loyalty tier in DiscountCalculator)",
+            root_cause_layer="api",
+            root_cause_component="orders-api 1.9.0 (DiscountCalculator null path)",
+            fault_type="bad_deployment",
+            aliases=(
+                "bad deployment",
+                "bad rollout",
+                "bad api rollout",
+                "faulty release",
+                "regression in new version",
+                "orders-api 1.9.0",
+                "NullPointerException",
+                "null pointer exception",
+                "unhandled null",
+                "DiscountCalculator",
+                "rollout",
+            ),
+            trigger="deployment rollout (orders-api 1.8.2 -> 1.9.0)",
+            blast_radius=(
+                "orders-api 1.9.0 pods",
+                "mesh orders-api route",
+                "web (nginx)",
+                "shop UI order pages",
+            ),
+            expected_first_signal="api_logs.log: java.lang.NullPointerException ... "
+            "DiscountCalculator ... from an orders-api 1.9.0 pod",
+            first_signal="api.npe",
+            chain=(
+                (
+                    "k8s",
+                    "Deployment orders-api",
+                    "rolling update to a 1.9.0 ReplicaSet",
+                    ("k8s.rollout_step", "k8s.container_started"),
+                ),
+                (
+                    "api",
+                    "orders-api 1.9.0 pods",
+                    "500 with NullPointerException stack traces",
+                    ("api.npe", "exemplar.npe.api"),
+                ),
+                (
+                    "mesh",
+                    "istio-proxy (web -> orders-api)",
+                    "500s, retried; retries exhausted",
+                    ("mesh.500.-", "mesh.500.URX", "mesh.retried", "exemplar.npe.mesh"),
+                ),
+                (
+                    "ui",
+                    "web (nginx)",
+                    "users get 500 on order pages",
+                    ("ui.500", "exemplar.npe.ui"),
+                ),
+                (
+                    "k8s",
+                    "Deployment orders-api",
+                    "rollback scales the 1.8.2 ReplicaSet back up",
+                    ("k8s.scaled_down",),
+                ),
+            ),
+            confidence=(0.7, 1.0),
+        )

@@ -1,0 +1,143 @@
+"""A migration drops the index behind the order-history query; it turns into a seq scan.
+
+Story: the ``orders-db-migrate`` Job runs ``V42__drop_redundant_indexes.sql``, which
+drops ``orders_customer_id_created_at_idx`` as "redundant". The planner switches the
+order-history query (``WHERE customer_id = $1 ORDER BY created_at DESC``) to a
+sequential scan plus sort that spills to disk: seconds instead of milliseconds.
+PostgreSQL logs ``duration:`` lines and temp files for that one statement; the API's
+list endpoint slows, the longest calls hit the mesh's 8 s timeout (504 UT), and users
+see a slow UI. An engineer recreates the index later in the window and it recovers.
+"""
+
+from __future__ import annotations
+
+from .._timefmt import US
+from ._base import LabelSpec, Plan, PlanContext, Scenario
+
+INDEX = "orders_customer_id_created_at_idx"
+
+
+class SlowQueryRegression(Scenario):
+    id = "slow_query_regression"
+    title = "Slow-query regression after an index was dropped"
+
+    def plan(self, ctx: PlanContext) -> Plan:
+        rng = ctx.rng
+        job_at = ctx.at(rng.uniform(0.22, 0.30))
+        dropped = job_at + int(rng.uniform(3.2, 4.5) * US)
+        fixed = ctx.at(rng.uniform(0.72, 0.80))
+        rebuilt = fixed + int(rng.uniform(20, 40) * US)
+        factor = rng.uniform(700, 1100)
+
+        def db_time(t: int, key: str) -> float:
+            if key == "orders_by_customer" and dropped <= t < rebuilt:
+                return factor
+            return 1.0
+
+        plan = Plan(
+            incident=True,
+            onset_us=dropped,
+            peak_us=dropped + int(rng.uniform(60, 240) * US),
+            recovery_us=rebuilt,
+            db_time=db_time,
+            notes={"factor": round(factor)},
+        )
+        migrator_ip = f"10.244.{rng.between(1, 3)}.{rng.between(4, 250)}"
+        plan.add(
+            job_at,
+            "k8s",
+            "job",
+            name="orders-db-migrate-v42",
+            image="registry.example.com/shop/orders-db-migrate:v42",
+            done_us=dropped + int(rng.uniform(2, 4) * US),
+        )
+        plan.add(
+            dropped - 90_000,
+            "db",
+            "ddl",
+            user="migrator",
+            host=migrator_ip,
+            signal="db.ddl_drop_index",
+            statements=[f"DROP INDEX CONCURRENTLY IF EXISTS public.{INDEX}"],
+        )
+        dba_ip = f"10.244.{rng.between(1, 3)}.{rng.between(4, 250)}"
+        plan.add(
+            fixed,
+            "db",
+            "ddl",
+            user="dba",
+            host=dba_ip,
+            signal="db.ddl_create_index",
+            step_us=rebuilt - fixed - 100_000,
+            statements=[
+                f"CREATE INDEX CONCURRENTLY {INDEX} ON public.orders USING btree "
+                "(customer_id, created_at DESC)",
+                "ANALYZE public.orders",
+            ],
+        )
+        return plan
+
+    def label(self) -> LabelSpec:
+        return LabelSpec(
+            root_cause="missing index: orders_customer_id_created_at_idx dropped by migration "
+            "V42; order-history query became a sequential scan",
+            root_cause_layer="db",
+            root_cause_component="PostgreSQL orders table index orders_customer_id_created_at_idx",
+            fault_type="query_plan_regression",
+            aliases=(
+                "missing index",
+                "slow query regression",
+                "slow query",
+                "dropped index",
+                "index dropped",
+                "sequential scan",
+                "seq scan",
+                "query plan change",
+                "query plan regression",
+                "orders_customer_id_created_at_idx",
+            ),
+            trigger="query plan change (migration V42 dropped an index)",
+            blast_radius=(
+                "PostgreSQL orders-db",
+                "orders-api GET /api/orders",
+                "mesh orders-api route",
+                "web (nginx)",
+                "shop UI",
+            ),
+            expected_first_signal="db_events.log: LOG:  duration: <seconds> ms  execute "
+            "<unnamed>: select ... from orders o1_0 where o1_0.customer_id=$1 ...",
+            first_signal="db.slow.orders_by_customer",
+            chain=(
+                (
+                    "db",
+                    "orders-db migration Job / PostgreSQL",
+                    "DROP INDEX orders_customer_id_created_at_idx",
+                    ("db.ddl_drop_index", "k8s.job_completed"),
+                ),
+                (
+                    "db",
+                    "PostgreSQL",
+                    "order-history query runs for seconds; sorts spill to temp files",
+                    ("db.slow.orders_by_customer", "db.temp_file", "exemplar.slow_query.db"),
+                ),
+                (
+                    "api",
+                    "orders-api GET /api/orders",
+                    "requests take seconds",
+                    ("api.slow_request", "exemplar.slow_query.api"),
+                ),
+                (
+                    "mesh",
+                    "istio-proxy (web -> orders-api)",
+                    "long durations; 504 UT at 8 s",
+                    ("mesh.slow", "mesh.504.UT", "exemplar.slow_query.mesh"),
+                ),
+                (
+                    "ui",
+                    "web (nginx)",
+                    "slow pages and some 504s",
+                    ("ui.slow", "ui.504", "exemplar.slow_query.ui"),
+                ),
+            ),
+            confidence=(0.7, 1.0),
+        )

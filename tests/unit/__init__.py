@@ -1,0 +1,1 @@
+"""Unit tests for pure library code and test helpers."""
