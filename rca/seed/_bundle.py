@@ -10,10 +10,10 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,10 +30,12 @@ from ._models import (
     GeneratorInfo,
     GroundTruth,
     Manifest,
+    StreamName,
 )
 from ._pipeline import FORMAT_VERSION, PassResult, StreamResult, bundle_id, run_pass, window
 from ._timefmt import from_datetime, rfc3339
 
+T = TypeVar("T")
 GENERATOR_VERSION = "0.1.0"
 BUNDLE_ID_RE = r"^mock-[0-9a-f]{12}$"
 MESH_KEYS = (
@@ -107,8 +109,8 @@ def _staging(final: Path) -> Iterator[Path]:
 def _artifact(res: StreamResult, stream: str) -> Artifact:
     return Artifact(
         file=res.file,
-        stream=stream,
-        format="jsonl" if stream == "mesh" else "text",  # type: ignore[arg-type]
+        stream=cast(StreamName, stream),
+        format="jsonl" if stream == "mesh" else "text",
         record_count=res.records,
         line_count=res.lines,
         bytes=res.bytes,
@@ -145,12 +147,11 @@ def _json_artifact(name: str, data: bytes) -> Artifact:
 def write_bundle(req: GenerationRequest, out_dir: Path) -> Path:
     final = Path(out_dir) / request_bundle_id(req)
     with _staging(final) as tmp:
-        files: dict[str, IO[bytes]] = {s: open(tmp / STREAM_FILES[s], "wb") for s in STREAMS}
-        try:
+        with ExitStack() as stack:
+            files: dict[str, IO[bytes]] = {
+                s: stack.enter_context(open(tmp / STREAM_FILES[s], "wb")) for s in STREAMS
+            }
             result: PassResult = run_pass(req, STREAMS, files)
-        finally:
-            for f in files.values():
-                f.close()
         truth = dump_json(build_ground_truth(req, result))
         (tmp / GROUND_TRUTH_FILE).write_bytes(truth)
         artifacts = [_artifact(result.streams[s], s) for s in STREAMS]
@@ -159,7 +160,7 @@ def write_bundle(req: GenerationRequest, out_dir: Path) -> Path:
     return final
 
 
-def _atomic_write(path: Path, writer: Any) -> Any:
+def _atomic_write(path: Path, writer: Callable[[IO[bytes]], T]) -> T:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from . import scenarios
 from ._models import (
     CausalStep,
@@ -10,8 +12,10 @@ from ._models import (
     GenerationRequest,
     GroundTruth,
     IncidentWindow,
+    Layer,
+    StreamFile,
 )
-from ._pipeline import PassResult, bundle_id, window
+from ._pipeline import PassResult, bundle_id
 from ._sink import SignalHit
 from ._timefmt import from_datetime, rfc3339
 
@@ -40,7 +44,7 @@ MAX_DISTRACTORS = 8
 
 def _pointer(hit: SignalHit, files: dict[str, str]) -> EvidencePointer:
     return EvidencePointer(
-        file=files[hit.signal],  # type: ignore[arg-type]
+        file=cast(StreamFile, files[hit.signal]),
         line=hit.line,
         excerpt=hit.text,
         request_id=hit.request_id,
@@ -69,8 +73,8 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
         chain.append(
             CausalStep(
                 order=i,
-                layer=layer,
-                component=component,  # type: ignore[arg-type]
+                layer=cast(Layer, layer),
+                component=component,
                 effect=effect,
                 evidence=ptrs,
             )
@@ -97,13 +101,12 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
     first = None
     if spec.first_signal is not None and spec.first_signal in hits:
         first = _pointer(hits[spec.first_signal], files)
-    start, _ = window(req)
     return GroundTruth(
         bundle_id=bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor)),
         scenario_id=req.scenario,
         incident=plan.incident,
         root_cause=spec.root_cause,
-        root_cause_layer=spec.root_cause_layer,  # type: ignore[arg-type]
+        root_cause_layer=cast(Layer | None, spec.root_cause_layer),
         root_cause_component=spec.root_cause_component,
         fault_type=spec.fault_type,
         root_cause_aliases=list(spec.aliases),

@@ -239,7 +239,7 @@ class Simulation:
             yield from self._pop()
         # Requests still open at the end resolve in the heap; drain what belongs to them.
         while self._heap:
-            t, _, kind, payload = self._heap[0]
+            kind = self._heap[0][2]
             if kind == self._RETRY:
                 yield from self._pop()
             else:
@@ -382,10 +382,15 @@ class Simulation:
             a.db_us = db_us
             a.end_us = a.db_start_us + db_us + post
             a.status = ep.ok_status
-            if pod.version in plan.faulty_versions and ep.key in ("create_order", "get_order"):
-                if rng.chance(plan.fault_probability):
-                    a.status, a.outcome = 500, "npe"
-                    a.end_us = a.db_start_us + db_us + post // 3
+            if (
+                pod.version in plan.faulty_versions
+                and ep.key in ("create_order", "get_order")
+                # The bug depends on the customer (no loyalty tier), so a retry on
+                # another pod of the same version fails the same way.
+                and int(r.params["customer"]) % 1000 < plan.fault_probability * 1000
+            ):
+                a.status, a.outcome = 500, "npe"
+                a.end_us = a.db_start_us + db_us + post // 3
             if a.outcome == "ok":
                 roll = rng.random()
                 if ep.key == "get_order" and roll < 0.02:
@@ -412,8 +417,8 @@ class Simulation:
         reason = {404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}[a.status]
         path = r.path.split("?", 1)[0]
         body = (
-            '{"timestamp":"2026-01-01T00:00:00.000+00:00","status":%d,"error":"%s","path":"%s"}'
-            % (a.status, reason, path)
+            '{"timestamp":"2026-01-01T00:00:00.000+00:00",'
+            f'"status":{a.status},"error":"{reason}","path":"{path}"}}'
         )
         return len(body)
 

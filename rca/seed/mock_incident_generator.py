@@ -119,10 +119,10 @@ def make_request(**fields: Any) -> GenerationRequest:
         msg = str(err["msg"]).removeprefix("Value error, ")
         shown = "" if isinstance(value, dict) else f"={value!r}"
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(GenerationRequest.model_fields))
+            names = ", ".join(sorted(GenerationRequest.model_fields))
             raise GenerationError(
                 "INVALID_PARAMETER",
-                f"{field}: unknown field; allowed fields: {allowed}",
+                f"{field}: unknown field; allowed fields: {names}",
                 field=field,
             ) from None
         allowed = _allowed(field)

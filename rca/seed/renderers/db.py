@@ -202,7 +202,7 @@ class DbRenderer(Renderer):
             pid = self._pid()
             port = rng.between(33000, 60999)
             host = f.data["host"]
-            lines = [
+            lines: list[tuple[int, str, tuple[str, ...]]] = [
                 (
                     0,
                     f"{self._p(t, pid, UNKNOWN)}LOG:  connection received: host={host} port={port}",

@@ -62,12 +62,13 @@ class K8sRenderer(Renderer):
         message: str,
         field_path: str = "",
     ) -> str:
+        ref = f"{ns}/{name}" if ns else name  # klog.KRef: cluster-scoped objects have no ns
         return self._klog(
             t,
             "I",
             pid,
             EVENT_SRC,
-            f'"Event occurred" object="{ns}/{name}" fieldPath={_q(field_path)} kind="{kind}" '
+            f'"Event occurred" object="{ref}" fieldPath={_q(field_path)} kind="{kind}" '
             f'apiVersion="{api}" type="{typ}" reason="{reason}" message={_q(message)}',
         )
 
@@ -266,7 +267,7 @@ class K8sRenderer(Renderer):
         add = self.out.add
         if c.reason == "OOMKilled":
             host_pid = 100_000 + self.rng.below(800_000)
-            rss = int(d.get("rss_kb", 786_000))
+            rss = int(str(d.get("rss_kb", 786_000)))
             msg = (
                 f"Memory cgroup out of memory: Killed process {host_pid} (java) "
                 f"total-vm:{rss * 4 + 1_234_567}kB, anon-rss:{rss}kB, file-rss:{self.rng.between(20000, 30000)}kB, "
@@ -275,7 +276,7 @@ class K8sRenderer(Renderer):
             add(
                 t + 80_000,
                 self._event(
-                    t + 80_000, 1, "default", node.name, "Node", "v1", "Warning", "OOMKilling", msg
+                    t + 80_000, 1, "", node.name, "Node", "v1", "Warning", "OOMKilling", msg
                 ),
                 ("k8s.oom_killing",),
             )
@@ -340,6 +341,8 @@ class K8sRenderer(Renderer):
         rs = str(d["rs"])
         frm, to = int(str(d["from"])), int(str(d["to"]))
         verb = "up" if to > frm else "down"
+        extra = d.get("signals", [])
+        signals = [str(k) for k in extra] if isinstance(extra, list) else []
         self.out.add(
             t,
             self._cm_event(
@@ -350,8 +353,8 @@ class K8sRenderer(Renderer):
                 "ScalingReplicaSet",
                 f"Scaled {verb} replica set {rs} to {to} from {frm}",
             ),
-            (f"k8s.scaled_{verb}", *[str(k) for k in d.get("signals", ())]),
-        )  # type: ignore[attr-defined]
+            (f"k8s.scaled_{verb}", *signals),
+        )
         pods = d.get("pods", [])
         assert isinstance(pods, list)
         for i, pod in enumerate(pods):
@@ -535,4 +538,5 @@ class K8sRenderer(Renderer):
                         ("noise.image_pull_backoff",),
                     )
                 self._unrelated_backoff = min(300, self._unrelated_backoff * 2)
-                self._unrelated_next = t + self._unrelated_backoff * 1_000_000
+                jitter = self.rng.below(1_500_000)
+                self._unrelated_next = t + self._unrelated_backoff * 1_000_000 + jitter

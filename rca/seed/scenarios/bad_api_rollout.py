@@ -17,22 +17,18 @@ from ._base import LabelSpec, Plan, PlanContext, Scenario
 from ._lifecycle import create_pod, delete_pod
 
 
-def _roll(plan: Plan, stack: Stack, old: list[Pod], version: str, t: int, rng: Rng) -> int:
+def _roll(
+    plan: Plan, stack: Stack, old: list[Pod], version: str, t: int, rng: Rng, signal: str
+) -> int:
     """A maxSurge=1/maxUnavailable=0 rolling update from ``old`` to ``version``."""
     new_rs = f"orders-api-{stack.rs_hashes[version]}"
     old_rs = f"orders-api-{old[0].replicaset}"
     n = len(old)
     for i in range(n):
-        plan.add(
-            t,
-            "k8s",
-            "scaled",
-            rs=new_rs,
-            pods=[],
-            signals=["k8s.rollout_step"],
-            **{"from": i, "to": i + 1},
-        )
         pod = create_pod(plan, stack, version, t + 25_000, rng)
+        plan.add(
+            t, "k8s", "scaled", rs=new_rs, pods=[pod], signals=[signal], **{"from": i, "to": i + 1}
+        )
         ready = pod.containers[0].ready_us + int(rng.uniform(0.5, 2.5) * US)
         plan.add(
             ready, "k8s", "scaled", rs=old_rs, pods=[old[i]], **{"from": n - i, "to": n - i - 1}
@@ -56,10 +52,10 @@ class BadApiRollout(Scenario):
             faulty_versions=frozenset({VERSION_BAD}),
             fault_probability=rng.uniform(0.30, 0.42),
         )
-        rolled = _roll(plan, stack, old, VERSION_BAD, start, rng)
+        rolled = _roll(plan, stack, old, VERSION_BAD, start, rng, "k8s.rollout_step")
         bad = [p for p in stack.api_pods if p.version == VERSION_BAD]
         undo = max(rolled, ctx.at(rng.uniform(0.68, 0.76)))
-        recovered = _roll(plan, stack, bad, VERSION_GOOD, undo, rng)
+        recovered = _roll(plan, stack, bad, VERSION_GOOD, undo, rng, "k8s.rollback_step")
         first_ready = bad[0].containers[0].ready_us
         plan.onset_us = start
         plan.peak_us = rolled
@@ -126,7 +122,7 @@ class BadApiRollout(Scenario):
                     "k8s",
                     "Deployment orders-api",
                     "rollback scales the 1.8.2 ReplicaSet back up",
-                    ("k8s.scaled_down",),
+                    ("k8s.rollback_step",),
                 ),
             ),
             confidence=(0.7, 1.0),

@@ -42,13 +42,13 @@ class PodOomRestartLoop(Scenario):
         def heap_used(t: int, pod: Pod) -> float:
             for grow, death in curves.get(pod.name, ()):
                 if grow <= t < death:
-                    return BASE + (0.995 - BASE) * ((t - grow) / (death - grow)) ** 1.6
+                    return BASE + (0.995 - BASE) * float(((t - grow) / (death - grow)) ** 1.6)
             return BASE
 
         def cpu_time(t: int, pod: Pod) -> float:
             used = heap_used(t, pod)
             # GC overhead: negligible until the heap is ~80% full, then steep.
-            return 1.0 + 25.0 * max(0.0, used - 0.8) ** 1.5 * 10
+            return 1.0 + 250.0 * float(max(0.0, used - 0.8) ** 1.5)
 
         plan.heap_used = heap_used
         plan.cpu_time = cpu_time
