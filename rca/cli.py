@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import viz
 from .seed import mock_incident_generator as gen
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gen.add_commands(sub)
+    viz.add_commands(sub)
     return parser
 
 
