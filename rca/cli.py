@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from . import viz
+from .eval import cli as eval_cli
 from .seed import mock_incident_generator as gen
 
 
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gen.add_commands(sub)
+    eval_cli.add_commands(sub)
     viz.add_commands(sub)
     return parser
 

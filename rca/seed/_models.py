@@ -95,7 +95,8 @@ class GenerationRequest(Contract):
         default=5.0,
         gt=0.0,
         le=2000.0,
-        description="Mean request rate at the web tier over the window (requests/s).",
+        description="Mean baseline request rate at the web tier over the window (requests/s); "
+        "a scenario's traffic spike comes on top.",
     )
     api_replicas: int = Field(
         default=3, ge=2, le=12, description="orders-api pods before any scaling."

@@ -56,6 +56,10 @@ BODY_UT = "upstream request timeout"
 _RESET = "upstream connect error or disconnect/reset before headers. "
 BODY_UC = _RESET + "reset reason: connection termination"
 BODY_UC_RETRIED = _RESET + "retried and the latest reset reason: connection termination"
+BODY_UF = (
+    _RESET + "reset reason: connection failure, "
+    "transport failure reason: delayed connect error: 111"
+)
 BODY_UF_RETRIED = (
     _RESET + "retried and the latest reset reason: connection failure, "
     "transport failure reason: delayed connect error: 111"
@@ -183,12 +187,15 @@ class Simulation:
     _FACT, _PROBE, _RETRY, _SCANNER = 0, 1, 2, 3
 
     def _rate_scale(self) -> float:
-        """Scale so the mean rate over the window equals ``rps``."""
+        """Scale so the baseline's mean rate over the window equals ``rps``.
+
+        The scenario's own traffic multiplier (a spike) comes on top of the baseline.
+        """
         total = 0.0
         steps = 0
         t = self.start
         while t < self.end:
-            total += self._shape(t + self.res // 2) * self.plan.rate(t + self.res // 2)
+            total += self._shape(t + self.res // 2)
             steps += 1
             t += self.res
         return self.rps / (total / steps)
@@ -509,7 +516,12 @@ class Simulation:
             r.transport_failure = "delayed connect error: 111"
             details = "upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}"
             return self._finish_local(
-                r, end, 503, "UF,URX" if retried else "UF", details, BODY_UF_RETRIED
+                r,
+                end,
+                503,
+                "UF,URX" if retried else "UF",
+                details,
+                BODY_UF_RETRIED if retried else BODY_UF,
             )
         details = "upstream_reset_before_response_started{connection_termination}"
         if retried:

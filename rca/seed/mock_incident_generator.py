@@ -181,7 +181,11 @@ def _request_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-anchor", required=True, help="window start, RFC 3339 UTC")
     p.add_argument("--duration-minutes", type=int)
     p.add_argument("--resolution-seconds", type=int)
-    p.add_argument("--rps", type=float, help="mean request rate at the web tier")
+    p.add_argument(
+        "--rps",
+        type=float,
+        help="mean baseline request rate at the web tier (a spike comes on top)",
+    )
     p.add_argument("--noise-profile", help="low | medium | high")
     p.add_argument("--threshold", type=float, help="pass threshold (label threshold_default)")
     p.add_argument("--threshold-override", type=float)

@@ -94,8 +94,8 @@ class DbRenderer(Renderer):
         assert ep is not None
         q = ep.query
         for i, a in enumerate(r.attempts):
-            if a.db_us == 0:
-                continue
+            if a.db_us < SLOW_US and a.outcome != "conflict":
+                continue  # below log_min_duration_statement and not an error: not logged
             backends = self._backends.get(a.pod.name)
             pid = backends[self.rng.below(len(backends))][0] if backends else self._pid()
             end = a.db_start_us + a.db_us
@@ -119,8 +119,6 @@ class DbRenderer(Renderer):
                     ("noise.duplicate_key",),
                     r.request_id,
                 )
-                continue
-            if a.db_us < SLOW_US:
                 continue
             keys: tuple[str, ...] = (f"db.slow.{q.key}",)
             if r.exemplar == "slow_query":

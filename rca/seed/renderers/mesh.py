@@ -20,8 +20,18 @@ UPSTREAM_CLUSTER = f"outbound|{API_PORT}||{API_FQDN}"
 AUTHORITY = f"{API_FQDN}:{API_PORT}"
 
 
+_SAFE = frozenset(
+    " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
+
+
 def _s(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value)
+    """A JSON value: null, or a string (escaped only when it needs escaping)."""
+    if value is None:
+        return "null"
+    if _SAFE.issuperset(value):
+        return f'"{value}"'
+    return json.dumps(value)
 
 
 class MeshRenderer(Renderer):
@@ -71,8 +81,10 @@ class MeshRenderer(Renderer):
             keys = (f"mesh.{r.mesh_code}.{r.mesh_flags}",)
         elif duration > 2000:
             keys = ("mesh.slow",)
-        if len(r.attempts) > 1:
+        # Evidence keys only on lines that show a symptom: a quick 200 after a retry
+        # looks like any other 200.
+        if keys and len(r.attempts) > 1:
             keys += ("mesh.retried",)
-        if r.exemplar:
+        if keys and r.exemplar:
             keys += (f"exemplar.{r.exemplar}.mesh",)
         self.out.add(r.mesh_end_us, line, keys, r.request_id)

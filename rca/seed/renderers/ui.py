@@ -60,8 +60,6 @@ class UiRenderer(Renderer):
             keys = ("ui.slow",)
             if r.exemplar:
                 keys += (f"exemplar.{r.exemplar}.ui",)
-        elif r.exemplar:
-            keys = (f"exemplar.{r.exemplar}.ui",)
         if r.kind == "scanner":
             pid = self._worker(r)
             err = (

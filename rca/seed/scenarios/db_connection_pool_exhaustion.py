@@ -12,14 +12,38 @@ spike subsides.
 
 from __future__ import annotations
 
+from .._errors import GenerationError
 from .._timefmt import US
 from .._topology import HIKARI_TIMEOUT_MS, VERSION_GOOD
 from ._base import LabelSpec, Plan, PlanContext, Scenario
 from ._lifecycle import create_pod
 
-POOL_SIZE = 4
-SPIKE = 3.5
-API_SHARE = 0.64
+API_SHARE = 0.64  # share of web-tier requests that reach orders-api
+HPA_EXTRA_PODS = 2
+UTILISATION = 1.25  # peak demand / pool capacity, after the HPA has added its pods
+MAX_HOLD_MS = 4_000.0
+
+
+def _sizing(rps: float, pods: int) -> tuple[int, float, float]:
+    """(maximum-pool-size, spike multiplier, mean connection hold at the peak).
+
+    The smallest spike and the largest pool that still overload the pools at this
+    baseline rate: a quiet shop needs a sharper spike (or had its pools capped lower)
+    for the same incident to happen.
+    """
+    for pool in (4, 3, 2):
+        for spike_x in (4.0, 6.0, 8.0, 10.0):
+            per_pod = rps * spike_x * API_SHARE / (pods + HPA_EXTRA_PODS)
+            hold_ms = UTILISATION * pool / per_pod * 1000.0
+            if hold_ms <= MAX_HOLD_MS:
+                return pool, spike_x, max(hold_ms, 60.0)
+    minimum = UTILISATION * 2 * (pods + HPA_EXTRA_PODS) / (10.0 * API_SHARE * MAX_HOLD_MS / 1000)
+    raise GenerationError(
+        "INVALID_PARAMETER",
+        f"rps={rps}: too little traffic for db_connection_pool_exhaustion with "
+        f"{pods} orders-api pods (allowed: rps >= {minimum:.2f})",
+        field="rps",
+    )
 
 
 class DbConnectionPoolExhaustion(Scenario):
@@ -30,7 +54,7 @@ class DbConnectionPoolExhaustion(Scenario):
         rng = ctx.rng
         onset = ctx.at(rng.uniform(0.26, 0.32))
         ramp = int(rng.uniform(60, 120) * US)
-        end = ctx.at(rng.uniform(0.66, 0.72))
+        end = ctx.at(rng.uniform(0.62, 0.68))
         fall = int(rng.uniform(90, 150) * US)
 
         def spike(t: int) -> float:
@@ -42,15 +66,7 @@ class DbConnectionPoolExhaustion(Scenario):
                 return 1.0
             return 1.0 - (t - end) / fall
 
-        # Hold time needed for the pools to run at ~2.2x capacity at the peak, given the
-        # traffic the window will really carry (so the story holds at any --rps).
-        pods = len(ctx.stack.api_pods)
-        spike_share = ((end - onset) + (ramp + fall) / 2) / (
-            ctx.window_end_us - ctx.window_start_us
-        )
-        base = ctx.rps / (1.0 + (SPIKE - 1.0) * spike_share)
-        per_pod = base * SPIKE * API_SHARE / pods
-        hold_ms = min(3_400.0, max(60.0, 2.2 * POOL_SIZE / per_pod * 1000.0))
+        pool_size, spike_x, hold_ms = _sizing(ctx.rps, len(ctx.stack.api_pods))
         slowdown = hold_ms / 3.0  # query medians are ~3 ms
 
         plan = Plan(
@@ -58,10 +74,10 @@ class DbConnectionPoolExhaustion(Scenario):
             onset_us=onset,
             peak_us=onset + ramp + int(rng.uniform(60, 180) * US),
             recovery_us=end + fall + int(HIKARI_TIMEOUT_MS * 1000 * 2),
-            rate=lambda t: 1.0 + (SPIKE - 1.0) * spike(t),
+            rate=lambda t: 1.0 + (spike_x - 1.0) * spike(t),
             db_time=lambda t, _q: 1.0 + (slowdown - 1.0) * spike(t),
-            pool_size=POOL_SIZE,
-            notes={"spike": SPIKE, "hold_ms": round(hold_ms)},
+            pool_size=pool_size,
+            notes={"spike": spike_x, "hold_ms": round(hold_ms)},
         )
         # The HPA reacts about two minutes in and adds two pods.
         hpa_at = onset + ramp + int(rng.uniform(40, 80) * US)

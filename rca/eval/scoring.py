@@ -1,0 +1,442 @@
+"""Score an RCA brain's report against a bundle's label: the rules.
+
+Deterministic: no network, no model, no clock. Same bundle + same report + same
+threshold => the same :class:`~rca.eval.models.EvaluationResult`.
+
+Input
+    A bundle directory (its ``ground_truth.json``; the stream files for checking refs)
+    and a report, either shape of :mod:`rca.eval.models`. The report is refused as
+    unusable (CLI exit 2, an error naming the field) when it is not JSON, not an object,
+    has neither ``hypotheses`` nor ``root_cause``, or a used field has the wrong type or
+    range (``confidence`` outside 0..1, a ref that is not a string ...).
+
+Prediction
+    Brain report: the hypothesis with the highest ``confidence`` (first one on a tie);
+    its ``title`` is the predicted root cause, ``title + summary`` is the text for
+    component credit, its ``evidence_refs`` are the evidence (other hypotheses' refs are
+    ignored). An empty ``hypotheses`` list, a ``status`` of ``no_incident``, ``healthy``,
+    ``no_anomaly`` or ``nothing_found``, or a no-incident title (see
+    :mod:`rca.eval.matching`) predicts *no incident*. Minimal answer: ``root_cause``,
+    ``confidence`` and ``evidence_refs`` directly; a no-incident ``root_cause`` (``none``,
+    ``no incident`` ...) predicts no incident.
+
+Threshold
+    ``--threshold`` when given, else the label's ``threshold_override``, else its
+    ``threshold_default``. A confidence passes when ``confidence >= threshold``.
+
+Evidence
+    Each ref is checked against the bundle (:mod:`rca.eval.evidence`). A ref *hits* a
+    label evidence pointer when it names the same file and line (or a range of at most 20
+    lines containing it) or the pointer's request id.
+
+Verdict for an incident label (all must hold to pass; every failed one is a reason code,
+in this order):
+    * the prediction is an incident - else ``MISSED_INCIDENT``;
+    * the root cause matches (:mod:`rca.eval.matching`) - else ``ROOT_CAUSE_MISMATCH``;
+    * confidence >= threshold - else ``CONFIDENCE_BELOW_THRESHOLD``;
+    * at least one evidence ref - else ``NO_EVIDENCE``;
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+    Hitting label evidence is not required to pass (the label points at the first line
+    of each signal; a brain may rightly cite another line of it); it earns score.
+
+Verdict for the no-incident label (``normal_load``):
+    * an incident predicted with confidence >= threshold - ``FALSE_ALARM``; an incident
+      hypothesis below the threshold is not an alarm, and "no incident" passes;
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+
+Score (0..1, rounded to 4 places), incident labels::
+
+    0.5 * root_cause           1 if matched, else 0
+  + 0.2 * layer_component      1 component or fault type named, 0.5 layer named, else 0
+  + 0.2 * evidence_recall      label evidence pointers hit / label evidence pointers
+  + 0.1 * first_signal_timing  1 if a ref hits the label's first_signal pointer; else
+                               the earliest instant among the cited lines vs the first
+                               signal's: 1 within 60 s, falling linearly to 0 at 600 s
+
+No-incident label: 1.0 for a no-incident prediction, else ``1 - confidence``; only the
+``root_cause`` part is reported, the others are null.
+
+Suites (``score-suite``) add ``NO_REPORT`` (no report file for a bundle) and
+``INVALID_REPORT`` (an unusable report), both fails with score 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from rca.seed.mock_incident_generator import GROUND_TRUTH_FILE, MANIFEST_FILE, GroundTruth
+
+from .evidence import BundleIndex, RefResult, check_ref, hits_pointer
+from .matching import component_credit, is_no_incident, match_root_cause
+from .models import (
+    BrainReport,
+    EvaluationResult,
+    MinimalAnswer,
+    ReasonCode,
+    RefCheck,
+    ScoreParts,
+)
+
+WEIGHTS: dict[str, float] = {
+    "root_cause": 0.5,
+    "layer_component": 0.2,
+    "evidence_recall": 0.2,
+    "first_signal_timing": 0.1,
+}
+TIMING_FULL_S = 60.0
+TIMING_ZERO_S = 600.0
+NO_INCIDENT_STATUSES = frozenset({"no_incident", "healthy", "no_anomaly", "nothing_found"})
+
+Report = BrainReport | MinimalAnswer
+ThresholdSource = Literal["cli", "label_override", "label_default"]
+
+
+class EvalInputError(Exception):
+    """Unusable input: a report, bundle or option the scorer cannot use (exit 2)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.args[0]}"
+
+
+# ---------------------------------------------------------------------- loading
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "report"
+
+
+def _validation_error(exc: ValidationError) -> EvalInputError:
+    err = exc.errors()[0]
+    field = _loc(tuple(err["loc"]))
+    msg = str(err["msg"])
+    value = err.get("input")
+    shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+    if err["type"] == "missing":
+        msg = "missing"
+    return EvalInputError(field, f"{msg}{shown}")
+
+
+def parse_report(data: Any) -> Report:
+    """A report object (already parsed JSON) as one of the two accepted shapes."""
+    if not isinstance(data, dict):
+        raise EvalInputError("report", f"must be a JSON object, got {type(data).__name__}")
+    try:
+        if "hypotheses" in data:
+            return BrainReport.model_validate(data)
+        if "root_cause" in data:
+            return MinimalAnswer.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    raise EvalInputError(
+        "hypotheses",
+        "missing: a brain report needs `hypotheses` (a list of {title, summary, "
+        "confidence, evidence_refs}); a minimal answer needs `root_cause`",
+    )
+
+
+def load_report(path: str | Path) -> Report:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvalInputError("REPORT", f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalInputError("REPORT", f"{path}: cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvalInputError(
+            "REPORT", f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    return parse_report(data)
+
+
+def load_truth(bundle_dir: str | Path) -> GroundTruth:
+    bundle = Path(bundle_dir)
+    if not bundle.is_dir():
+        raise EvalInputError("BUNDLE", f"{bundle}: no such bundle directory")
+    path = bundle / GROUND_TRUTH_FILE
+    if not path.is_file():
+        hint = ""
+        manifest = bundle / MANIFEST_FILE
+        if manifest.is_file() and "rca-blind-bundle" in manifest.read_text(errors="replace"):
+            hint = " (a blind export carries no label: score against the original bundle)"
+        raise EvalInputError("BUNDLE", f"{bundle}: no {GROUND_TRUTH_FILE}{hint}")
+    try:
+        return GroundTruth.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        inner = _validation_error(exc)
+        raise EvalInputError(
+            "BUNDLE", f"{path}: invalid label at {inner.field}: {inner.args[0]}"
+        ) from None
+
+
+def resolve_threshold(truth: GroundTruth, cli: float | None) -> tuple[float, ThresholdSource]:
+    if cli is not None:
+        if not 0.0 <= cli <= 1.0:
+            raise EvalInputError("--threshold", f"must be within 0..1 (got {cli})")
+        return cli, "cli"
+    if truth.threshold_override is not None:
+        return truth.threshold_override, "label_override"
+    return truth.threshold_default, "label_default"
+
+
+# ---------------------------------------------------------------------- prediction
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    shape: Literal["brain", "minimal"]
+    incident: bool
+    root_cause: str | None
+    text: str  # root cause + summary, for component credit
+    confidence: float | None
+    refs: list[str]
+
+
+def predict(report: Report, truth: GroundTruth) -> Prediction:
+    extra = () if truth.incident else tuple(truth.root_cause_aliases)
+    if isinstance(report, MinimalAnswer):
+        return Prediction(
+            "minimal",
+            not is_no_incident(report.root_cause, extra),
+            report.root_cause,
+            report.root_cause,
+            report.confidence,
+            list(report.evidence_refs),
+        )
+    if not report.hypotheses:
+        return Prediction("brain", False, None, "", None, [])
+    top = report.hypotheses[0]
+    for h in report.hypotheses[1:]:
+        if h.confidence > top.confidence:
+            top = h
+    status = (report.status or "").strip().lower().replace("-", "_").replace(" ", "_")
+    incident = status not in NO_INCIDENT_STATUSES and not is_no_incident(top.title, extra)
+    return Prediction(
+        "brain",
+        incident,
+        top.title,
+        f"{top.title}\n{top.summary}",
+        top.confidence,
+        list(top.evidence_refs),
+    )
+
+
+# ---------------------------------------------------------------------- scoring
+def _timing(t: datetime | None, first: datetime | None) -> float:
+    if t is None or first is None:
+        return 0.0
+    delta = abs((t - first).total_seconds())
+    if delta <= TIMING_FULL_S:
+        return 1.0
+    if delta >= TIMING_ZERO_S:
+        return 0.0
+    return round(1.0 - (delta - TIMING_FULL_S) / (TIMING_ZERO_S - TIMING_FULL_S), 4)
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def evaluate(
+    bundle_dir: str | Path,
+    report: Report,
+    threshold: float | None = None,
+    *,
+    truth: GroundTruth | None = None,
+    index: BundleIndex | None = None,
+) -> EvaluationResult:
+    """Score ``report`` against the bundle at ``bundle_dir`` (see the module rules)."""
+    bundle = Path(bundle_dir)
+    truth = truth if truth is not None else load_truth(bundle)
+    index = index if index is not None else BundleIndex(bundle)
+    thr, source = resolve_threshold(truth, threshold)
+    pred = predict(report, truth)
+
+    checked: list[RefResult] = [check_ref(r, index) for r in pred.refs]
+    pointers = list(truth.evidence)
+    hit_keys: set[tuple[str, int]] = set()
+    checks: list[RefCheck] = []
+    for res in checked:
+        hits = [p for p in pointers if hits_pointer(res, p)]
+        hit_keys |= {(p.file, p.line) for p in hits}
+        checks.append(
+            RefCheck(
+                ref=res.parsed.ref,
+                kind=res.parsed.kind,  # type: ignore[arg-type]
+                in_bundle=res.in_bundle,
+                detail=res.detail,
+                hits=[f"{p.file}:{p.line}" for p in hits],
+            )
+        )
+    invalid = any(not r.in_bundle for r in checked)
+    reasons: list[ReasonCode] = []
+    matched_by: str | None = None
+    conf = pred.confidence
+
+    if not truth.incident:
+        alarm = pred.incident and conf is not None and conf >= thr
+        if alarm:
+            reasons.append("FALSE_ALARM")
+        if invalid:
+            reasons.append("EVIDENCE_NOT_IN_BUNDLE")
+        value = 1.0 if not pred.incident else round(1.0 - (conf or 0.0), 4)
+        matched_by = "no_incident" if not pred.incident else None
+        parts = ScoreParts(root_cause=value)
+        score = value
+    else:
+        if pred.incident:
+            matched_by = match_root_cause(pred.root_cause or "", truth)
+        else:
+            matched_by = "no_incident"
+            reasons.append("MISSED_INCIDENT")
+        root_ok = pred.incident and matched_by is not None
+        if pred.incident and not root_ok:
+            reasons.append("ROOT_CAUSE_MISMATCH")
+        if pred.incident and (conf is None or conf < thr):
+            reasons.append("CONFIDENCE_BELOW_THRESHOLD")
+        if pred.incident and not pred.refs:
+            reasons.append("NO_EVIDENCE")
+        if invalid:
+            reasons.append("EVIDENCE_NOT_IN_BUNDLE")
+        first = truth.first_signal
+        first_at = _parse_at(first.at) if first is not None else None
+        year = first_at.year if first_at is not None else 1970
+        instants = [
+            t
+            for res in checked
+            if res.in_bundle
+            for (f, n, _end) in res.locations
+            if (t := index.instant(f, n, year)) is not None
+        ]
+        parts = ScoreParts(
+            root_cause=1.0 if root_ok else 0.0,
+            layer_component=component_credit(pred.text, truth) if pred.incident else 0.0,
+            evidence_recall=round(len(hit_keys) / len(pointers), 4) if pointers else 0.0,
+            first_signal_timing=1.0
+            if first is not None and any(hits_pointer(r, first) for r in checked)
+            else _timing(min(instants) if instants else None, first_at),
+        )
+        score = round(
+            sum(WEIGHTS[k] * (getattr(parts, k) or 0.0) for k in WEIGHTS),
+            4,
+        )
+    return EvaluationResult(
+        bundle_id=truth.bundle_id,
+        scenario_id=truth.scenario_id,
+        incident=truth.incident,
+        report_shape=pred.shape,
+        predicted_incident=pred.incident,
+        predicted_root_cause=pred.root_cause,
+        predicted_confidence=conf,
+        matched_by=matched_by,
+        threshold_used=thr,
+        threshold_source=source,
+        pass_fail="fail" if reasons else "pass",
+        reason_codes=reasons,
+        score=min(1.0, max(0.0, score)),
+        score_parts=parts,
+        evidence=checks,
+        label_evidence_hit=len(hit_keys),
+        label_evidence_total=len(pointers),
+    )
+
+
+def score_files(
+    bundle_dir: str | Path, report_path: str | Path, threshold: float | None = None
+) -> EvaluationResult:
+    """Load both inputs (raising :class:`EvalInputError` when unusable) and score."""
+    truth = load_truth(bundle_dir)
+    report = load_report(report_path)
+    return evaluate(bundle_dir, report, threshold, truth=truth)
+
+
+def unusable_result(
+    truth: GroundTruth, reason: ReasonCode, threshold: float | None, error: str | None = None
+) -> EvaluationResult:
+    """The result row of a bundle whose report is missing or unusable (suites)."""
+    thr, source = resolve_threshold(truth, threshold)
+    return EvaluationResult(
+        bundle_id=truth.bundle_id,
+        scenario_id=truth.scenario_id,
+        incident=truth.incident,
+        report_shape="none",
+        predicted_incident=None,
+        predicted_root_cause=None,
+        predicted_confidence=None,
+        threshold_used=thr,
+        threshold_source=source,
+        pass_fail="fail",
+        reason_codes=[reason],
+        score=0.0,
+        score_parts=ScoreParts(root_cause=0.0),
+        label_evidence_total=len(truth.evidence),
+        error=error,
+    )
+
+
+def perfect_report(truth: GroundTruth, confidence: float = 0.95) -> dict[str, Any]:
+    """A brain report built from the label itself: the upper bound a brain can reach."""
+    if not truth.incident:
+        return {"incident_id": truth.bundle_id, "status": "no_incident", "hypotheses": []}
+    refs = [f"{p.file}:{p.line}" for p in truth.evidence]
+    return {
+        "incident_id": truth.bundle_id,
+        "status": "completed",
+        "hypotheses": [
+            {
+                "title": truth.root_cause,
+                "summary": f"{truth.root_cause_component}; trigger: {truth.trigger}",
+                "confidence": confidence,
+                "evidence_refs": refs,
+            }
+        ],
+    }
+
+
+def format_result(r: EvaluationResult, expected: str | None = None) -> str:
+    """A readable verdict."""
+    head = f"{r.pass_fail.upper()}  {r.bundle_id} ({r.scenario_id})  score {r.score:.3f}"
+    lines = [head]
+    predicted = "no incident" if r.predicted_incident is False else repr(r.predicted_root_cause)
+    conf = "n/a" if r.predicted_confidence is None else f"{r.predicted_confidence:.2f}"
+    lines.append(
+        f"  predicted: {predicted} (confidence {conf}; threshold {r.threshold_used:.2f} "
+        f"from {r.threshold_source})"
+    )
+    if expected is not None:
+        lines.append(f"  expected:  {expected!r}")
+    if r.incident:
+        lines.append(
+            f"  root cause: {'matched by ' + r.matched_by if r.matched_by else 'no match'}"
+        )
+    lines.append(f"  reasons: {', '.join(r.reason_codes) if r.reason_codes else 'none'}")
+    parts = r.score_parts.model_dump()
+    shown = [f"{k} {v:.2f}" for k, v in parts.items() if v is not None]
+    lines.append(f"  parts: {', '.join(shown)}")
+    ok = sum(1 for e in r.evidence if e.in_bundle)
+    lines.append(
+        f"  evidence: {len(r.evidence)} ref(s), {ok} in bundle; label evidence hit "
+        f"{r.label_evidence_hit}/{r.label_evidence_total}"
+    )
+    for e in r.evidence:
+        if not e.in_bundle:
+            lines.append(f"    not in bundle: {e.ref!r}: {e.detail}")
+    if r.error:
+        lines.append(f"  error: {r.error}")
+    return "\n".join(lines)

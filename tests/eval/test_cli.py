@@ -1,0 +1,175 @@
+"""`rca-mock score | score-suite | export-blind | baselines`: output and exit statuses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rca.cli import main
+from rca.eval.blind import blind_id
+from rca.eval.models import EvaluationResult
+from rca.eval.scoring import perfect_report
+from rca.seed.mock_incident_generator import GroundTruth
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_score_pass_and_fail_exit_statuses(
+    tmp_path: Path,
+    bundles: dict[str, Path],
+    truths: dict[str, GroundTruth],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bundle = bundles["bad_api_rollout"]
+    good = _write(tmp_path / "good.json", perfect_report(truths["bad_api_rollout"]))
+    assert main(["score", str(bundle), str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS") and "bad_api_rollout" in out
+
+    assert main(["score", str(bundle), str(good), "--threshold", "0.99"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL") and "CONFIDENCE_BELOW_THRESHOLD" in out
+
+    assert main(["score", str(bundle), str(good), "--json"]) == 0
+    result = EvaluationResult.model_validate_json(capsys.readouterr().out)
+    assert result.pass_fail == "pass" and result.threshold_source == "label_default"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        (
+            {"hypotheses": [{"title": "x", "summary": "", "confidence": 3, "evidence_refs": []}]},
+            "hypotheses[0].confidence",
+        ),
+        ({"incident_id": "x", "status": "completed"}, "hypotheses: missing"),
+        (
+            {"hypotheses": [{"title": "x", "confidence": 0.5, "evidence_refs": [1]}]},
+            "evidence_refs[0]",
+        ),
+        ("", "not valid JSON"),
+    ],
+)
+def test_unusable_reports_exit_2_naming_the_field(
+    content: Any,
+    needle: str,
+    tmp_path: Path,
+    bundles: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = _write(tmp_path / "r.json", content)
+    assert main(["score", str(bundles["normal_load"]), str(report)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ")
+    assert needle in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_missing_inputs_exit_2(
+    tmp_path: Path, bundles: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = _write(tmp_path / "r.json", {"hypotheses": []})
+    assert main(["score", str(tmp_path / "nope"), str(report)]) == 2
+    assert "BUNDLE" in capsys.readouterr().err
+    assert main(["score", str(bundles["normal_load"]), str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["score", str(bundles["normal_load"]), str(report), "--threshold", "3"]) == 2
+    assert "--threshold" in capsys.readouterr().err
+
+
+def test_console_script_never_prints_a_traceback(tmp_path: Path, bundles: dict[str, Path]) -> None:
+    report = _write(tmp_path / "r.json", '{"hypotheses": [{"title": "x", "confidence": 3')
+    proc = subprocess.run(
+        [sys.executable, "-m", "rca.cli", "score", str(bundles["normal_load"]), str(report)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_score_suite_csv_summary_and_missing_reports(
+    tmp_path: Path,
+    suite_dir: Path,
+    truths: dict[str, GroundTruth],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    # Every scenario but one gets a perfect report; one under its blind id.
+    for sid, truth in truths.items():
+        if sid == "slow_query_regression":
+            continue
+        name = blind_id(truth.bundle_id) if sid == "pod_oom_restart_loop" else truth.bundle_id
+        _write(reports / f"{name}.json", perfect_report(truth))
+    table = tmp_path / "table.csv"
+    assert main(["score-suite", str(suite_dir), str(reports), "--out", str(table)]) == 1
+    out = capsys.readouterr().out
+    assert "pass rate 80.0% (4/5)" in out
+    for name in ("most_errors_pass", "earliest_error_pass", "majority_prior_pass", "ALL"):
+        assert name in out
+    rows = {r["scenario_id"]: r for r in csv.DictReader(table.open(encoding="utf-8"))}
+    assert set(rows) == set(truths)
+    assert rows["slow_query_regression"]["reason_codes"] == "NO_REPORT"
+    assert rows["pod_oom_restart_loop"]["pass_fail"] == "pass"
+
+
+def test_score_suite_counts_an_unusable_report_as_a_fail(
+    tmp_path: Path,
+    suite_dir: Path,
+    truths: dict[str, GroundTruth],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for truth in truths.values():
+        _write(reports / f"{truth.bundle_id}.json", perfect_report(truth))
+    _write(reports / f"{truths['normal_load'].bundle_id}.json", "{broken")
+    code = main(["score-suite", str(suite_dir), str(reports), "--no-baselines", "--json"])
+    assert code == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["normal_load"]["pass_rate"] == 0.0
+    assert summary["ALL"]["pass_rate"] == pytest.approx(0.8)
+
+
+def test_score_suite_unusable_dirs_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["score-suite", str(tmp_path), str(tmp_path)]) == 2
+    assert "no bundle" in capsys.readouterr().err
+    assert main(["score-suite", str(tmp_path / "x"), str(tmp_path)]) == 2
+    assert "SUITE_DIR" in capsys.readouterr().err
+
+
+def test_export_blind_and_baselines_commands(
+    tmp_path: Path, bundles: dict[str, Path], suite_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-blind", str(bundles["bad_api_rollout"]), str(tmp_path / "blind")]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.parent == tmp_path / "blind" and path.name.startswith("blind-")
+
+    assert main(["baselines", str(suite_dir), "--reports-out", str(tmp_path / "br")]) == 0
+    out = capsys.readouterr().out
+    assert "most_errors" in out and "ALL" in out
+    written = sorted(
+        p.relative_to(tmp_path / "br").parts[0] for p in (tmp_path / "br").rglob("*.json")
+    )
+    assert written.count("most_errors") == 5
+    # Baseline reports are named by blind id and score-suite accepts them.
+    code = main(
+        ["score-suite", str(suite_dir), str(tmp_path / "br" / "most_errors"), "--no-baselines"]
+    )
+    assert code == 1
+    assert "NO_REPORT" not in capsys.readouterr().out
