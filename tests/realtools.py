@@ -314,7 +314,7 @@ def pgbadger_parse(path: str | os.PathLike[str], prefix: str = PG_DEBIAN_PREFIX)
     Runs::
 
         pgbadger -f stderr --prefix '%m [%p] %q%u@%d ' -x json -o report.json
-                 --quiet --no-progressbar --no-process-info -j 1 LOG
+                 --quiet --no-progressbar --no-process-info --pid-dir TMPDIR -j 1 LOG
     """
     exe = _require("pgbadger")
     log = Path(path).resolve()
@@ -335,6 +335,10 @@ def pgbadger_parse(path: str | os.PathLike[str], prefix: str = PG_DEBIAN_PREFIX)
                 "--quiet",
                 "--no-progressbar",
                 "--no-process-info",
+                # Its PID file defaults to /tmp/pgbadger.pid: a second run anywhere on the
+                # machine (another test, another session) would exit 3. Keep it private.
+                "--pid-dir",
+                str(work),
                 "-j",
                 "1",
                 str(log),

@@ -1,7 +1,7 @@
 """JSON Schemas of the evaluation contracts, generated from the pydantic models.
 
 ``schemas()`` maps a file stem to a schema dict with ``$schema`` (draft 2020-12) and
-``$id`` set; a later issue writes them to ``specs/``. ``report_schemas()`` is the pair a
+``$id`` set; ``scripts/export_contracts.py`` writes them to ``specs/.../contracts/``. ``report_schemas()`` is the pair a
 system under test needs: the brain report and the minimal answer.
 """
 

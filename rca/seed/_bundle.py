@@ -90,19 +90,20 @@ def _staging(final: Path) -> Iterator[Path]:
             f"output directory {parent} is not writable: {exc.strerror}",
             field="out",
         ) from exc
+    old = parent / f".{final.name}.old-{os.getpid()}"
     try:
         yield tmp
-        old = parent / f".{final.name}.old-{os.getpid()}"
         if final.exists():
             final.rename(old)
         tmp.rename(final)
         if old.exists():
             shutil.rmtree(old)
-    except GenerationError:
+    except BaseException as exc:  # Ctrl-C too: never leave a half-written directory
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not final.exists():
+            old.rename(final)  # the swap failed half-way: put the good bundle back
+        if isinstance(exc, GenerationError) or not isinstance(exc, Exception):
+            raise
         raise GenerationError("GENERATION_FAILED", f"generation failed: {exc}") from exc
 
 

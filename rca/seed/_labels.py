@@ -36,6 +36,8 @@ DISTRACTORS: dict[str, str] = {
     "noise.housekeeper": "a single pool housekeeper clock leap, not repeated",
     "noise.hikari_validate": "a stale pooled connection retired and replaced transparently",
     "noise.open_in_view": "a start-up configuration warning that every pod prints",
+    "noise.max_lifetime": "HikariCP retiring a connection at maxLifetime; a new one "
+    "replaces it at once",
     "noise.nginx_reload": "a configuration reload (certificate rotation); no errors follow",
     "noise.order_not_found": "a client asking for an order that does not exist (404)",
 }
@@ -63,7 +65,13 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
             files[key] = s.file
 
     def pointers(keys: tuple[str, ...]) -> list[EvidencePointer]:
-        return [_pointer(hits[k], files) for k in keys if k in hits]
+        """First line of each signal present; one pointer per line."""
+        out: dict[tuple[str, int], EvidencePointer] = {}
+        for k in keys:
+            if k in hits:
+                p = _pointer(hits[k], files)
+                out.setdefault((p.file, p.line), p)
+        return list(out.values())
 
     chain: list[CausalStep] = []
     evidence: list[EvidencePointer] = []

@@ -80,7 +80,7 @@ class GenerationRequest(Contract):
         default=10,
         ge=1,
         le=300,
-        description="Step of the traffic-rate curve and of time-bucketed summaries.",
+        description="Step of the traffic-rate curve: the arrival rate changes every step.",
     )
     noise_profile: NoiseProfile = Field(
         default="medium", description="How much unrelated background noise to add."

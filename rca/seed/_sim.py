@@ -273,11 +273,12 @@ class Simulation:
         n = self._n
         self._n += 1
         rng = self.rng
+        ids = self.ids.hex("req", n, 32)  # one digest: request id, then trace id
         return Request(
             n=n,
             t_us=t,
-            request_id=self.ids.hex("req", n, 16),
-            trace_id=self.ids.hex("trace", n, 16),
+            request_id=ids[:32],
+            trace_id=ids[32:],
             kind=kind,
             client_ip=f"{rng.pick(CLIENT_NETS)}{rng.between(2, 254)}",
             user_agent=rng.pick(cat.BROWSER_AGENTS),

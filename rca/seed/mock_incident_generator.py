@@ -22,10 +22,11 @@ field with its allowed values, and leave nothing half-written behind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -98,7 +99,11 @@ def _allowed(field: str) -> str | None:
     info = GenerationRequest.model_fields.get(field)
     if info is None:
         return None
-    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in info.metadata}
+    metadata = list(info.metadata)
+    for arg in get_args(info.annotation):  # Optional[Annotated[float, Field(ge=..)]]
+        for m in getattr(arg, "__metadata__", ()):
+            metadata += getattr(m, "metadata", [m])
+    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in metadata}
     low = bounds.get("Ge", bounds.get("Gt"))
     high = bounds.get("Le", bounds.get("Lt"))
     if low is not None or high is not None:
@@ -292,6 +297,14 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except GenerationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if exc.code == "GENERATION_FAILED" else EXIT_INVALID
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (OSError, ValidationError, ValueError) as exc:
+        # Files that are missing, unreadable or not a bundle: say which, no traceback.
+        print(f"error: GENERATION_FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

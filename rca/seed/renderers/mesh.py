@@ -25,6 +25,11 @@ _SAFE = frozenset(
 )
 
 
+def _q(value: str | None) -> str:
+    """A JSON string or null, for values the sidecar itself builds (no escaping needed)."""
+    return "null" if value is None else f'"{value}"'
+
+
 def _s(value: str | None) -> str:
     """A JSON value: null, or a string (escaped only when it needs escaping)."""
     if value is None:
@@ -63,15 +68,15 @@ class MeshRenderer(Renderer):
             f'"request_id":"{r.request_id}",'
             '"requested_server_name":null,'
             f'"response_code":{r.mesh_code},'
-            f'"response_code_details":{_s(r.mesh_details)},'
+            f'"response_code_details":"{r.mesh_details}",'
             f'"response_flags":"{r.mesh_flags}",'
             '"route_name":"default",'
             f'"start_time":"{tf.envoy(r.mesh_start_us)}",'
             f'"upstream_cluster":"{UPSTREAM_CLUSTER}",'
-            f'"upstream_host":{_s(r.upstream_host)},'
-            f'"upstream_local_address":{_s(upstream_local)},'
-            f'"upstream_service_time":{_s(ust)},'
-            f'"upstream_transport_failure_reason":{_s(r.transport_failure)},'
+            f'"upstream_host":{_q(r.upstream_host)},'
+            f'"upstream_local_address":{_q(upstream_local)},'
+            f'"upstream_service_time":{_q(ust)},'
+            f'"upstream_transport_failure_reason":{_q(r.transport_failure)},'
             f'"user_agent":{_s(r.user_agent)},'
             f'"x_forwarded_for":"{r.client_ip}"'
             "}"

@@ -1,13 +1,14 @@
 """A traffic spike saturates orders-api's deliberately small HikariCP pools.
 
-Story: the DB sits near ``max_connections``, so the team capped each pod's pool at four
-connections. A flash-sale spike arrives; the DB slows under the load, and with
+Story: to stay under the database's ``max_connections`` the team capped each pod's pool
+small (2 to 4 connections: the scenario picks the largest cap that the requested traffic
+still overloads, see ``_sizing``). A flash-sale spike arrives; the DB slows under the load, and with
 open-in-view every request holds its connection for the whole request. The pools
 saturate: requests queue in HikariCP and fail after the 5 s connection timeout, the mesh
 retries them onto equally starved pods and gives up with 504 UT at 8 s, readiness probes
 (whose health group includes the DB check) time out and pull pods from rotation, the HPA
-adds pods whose new pools push the DB's connection count up further. It ends when the
-spike subsides.
+adds pods, whose new pools show up in PostgreSQL as bursts of new backends. It ends when
+the spike subsides.
 """
 
 from __future__ import annotations
@@ -121,14 +122,15 @@ class DbConnectionPoolExhaustion(Scenario):
             trigger="traffic spike",
             blast_radius=("orders-api", "mesh orders-api route", "web (nginx)", "shop UI"),
             expected_first_signal="api_logs.log: HikariPool-1 - Connection is not available, "
-            "request timed out after ~5000ms (total=4, active=4, idle=0, waiting>0)",
+            "request timed out after ~5000ms (total=N, active=N, idle=0, waiting>0)",
             first_signal="api.hikari_timeout",
             chain=(
                 (
                     "ui",
                     "web (nginx)",
-                    "request volume rises several-fold (traffic spike)",
-                    ("exemplar.pool_timeout.ui",),
+                    "traffic spike: the request rate rises several-fold (count nginx lines "
+                    "per minute); the HPA scales out on the load",
+                    ("k8s.hpa_rescale", "exemplar.pool_timeout.ui"),
                 ),
                 (
                     "api",

@@ -1,0 +1,418 @@
+"""The fixture workflow's configuration (``config/scenarios.yaml``), validated once.
+
+The file has two sections (every key is documented in ``config/README.md``)::
+
+    defaults:            # request fields shared by every scenario
+      seed: 42
+      time_anchor: "2026-11-26T05:00:00Z"
+      ...
+    scenarios:           # exactly one entry per registered scenario
+      normal_load: {}
+      slow_query_regression:
+        threshold: 0.8   # any request field overrides the default
+      bad_api_rollout:
+        enabled: false   # listed, but not built
+
+Each entry, merged over ``defaults``, must make a valid
+:class:`~rca.seed.mock_incident_generator.GenerationRequest`; the request model is the
+single source of truth for names, types and ranges. Every problem is reported at once,
+each with the dotted path of the offending key and its allowed values, e.g.::
+
+    scenarios.slow_query_regression.threshold = 1.5: Input should be less than or
+    equal to 1 (allowed: 0.0..1.0)
+
+The Snakemake workflow calls :func:`parse_config` at parse time, so a bad file fails
+before any job runs. ``python -m rca.config [FILE]`` checks a file by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+import rca
+from rca.seed import scenarios
+from rca.seed.mock_incident_generator import (
+    STREAMS,
+    GenerationError,
+    GenerationRequest,
+    bundle_id_for,
+)
+from rca.seed.renderers import RENDERERS
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "LABEL_ONLY_FIELDS",
+    "REQUEST_FIELDS",
+    "Bundle",
+    "ConfigError",
+    "RequestFields",
+    "ScenarioEntry",
+    "WorkflowConfig",
+    "code_inputs",
+    "fixture_index",
+    "load_config",
+    "main",
+    "parse_config",
+]
+
+DEFAULT_CONFIG = Path("config/scenarios.yaml")
+
+# Request fields a config may set: everything but `scenario`, which is the entry's key.
+REQUEST_FIELDS: tuple[str, ...] = tuple(
+    f for f in GenerationRequest.model_fields if f != "scenario"
+)
+
+# Request fields that reach only the label (ground_truth.json) and the manifest, never a
+# stream's bytes. Stream jobs leave them out of their params, so editing a threshold
+# re-runs a bundle's ground truth and manifest but not its streams.
+LABEL_ONLY_FIELDS = frozenset({"threshold", "threshold_override"})
+
+
+class ConfigError(ValueError):
+    """An invalid workflow configuration; ``problems`` holds one line per bad key."""
+
+    def __init__(self, problems: Sequence[str], source: str = "config") -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"invalid workflow configuration in {source} "
+            f"({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}; "
+            f"every key is documented in config/README.md):\n{lines}"
+        )
+
+
+# ---------------------------------------------------------------------- models
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _field(name: str) -> Any:
+    return Field(default=None, description=GenerationRequest.model_fields[name].description)
+
+
+class RequestFields(_Strict):
+    """Any :class:`GenerationRequest` field but ``scenario``; unset keys fall through.
+
+    Values are checked by ``GenerationRequest`` itself once the layers are merged, so
+    the names, types and ranges have one definition (``rca/seed/_models.py``).
+    """
+
+    seed: Any = _field("seed")
+    time_anchor: Any = _field("time_anchor")
+    duration_minutes: Any = _field("duration_minutes")
+    resolution_seconds: Any = _field("resolution_seconds")
+    noise_profile: Any = _field("noise_profile")
+    threshold: Any = _field("threshold")
+    threshold_override: Any = _field("threshold_override")
+    rps: Any = _field("rps")
+    api_replicas: Any = _field("api_replicas")
+
+    def values(self) -> dict[str, Any]:
+        """The request fields this layer sets (an explicit null counts as set)."""
+        return {k: getattr(self, k) for k in REQUEST_FIELDS if k in self.model_fields_set}
+
+
+class ScenarioEntry(RequestFields):
+    """One scenario: overrides of ``defaults``, and whether the workflow builds it."""
+
+    enabled: bool = Field(
+        default=True, description="Build this scenario's bundle (false: listed, not built)."
+    )
+
+
+class WorkflowConfig(_Strict):
+    """The whole file: shared request fields and one entry per registered scenario."""
+
+    defaults: RequestFields = Field(default_factory=RequestFields)
+    scenarios: dict[str, ScenarioEntry]
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _empty_entries(cls, value: object) -> object:
+        # `normal_load:` with nothing after it is an entry with no overrides.
+        if isinstance(value, Mapping):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    def requests(self) -> dict[str, GenerationRequest]:
+        """Scenario id -> its request (enabled or not); :class:`ConfigError` if any is bad."""
+        problems: list[str] = []
+        known = scenarios.scenario_ids()
+        for sid in sorted(set(self.scenarios) - set(known)):
+            problems.append(
+                f"scenarios.{sid}: unknown scenario; registered scenarios: {', '.join(known)}"
+            )
+        for sid in known:
+            if sid not in self.scenarios:
+                problems.append(
+                    f"scenarios: no entry for {sid}; every registered scenario needs one "
+                    "(`enabled: false` lists it without building it)"
+                )
+        requests: dict[str, GenerationRequest] = {}
+        base = self.defaults.values()
+        for sid in sorted(set(self.scenarios) & set(known)):
+            own = self.scenarios[sid].values()
+            try:
+                requests[sid] = GenerationRequest(**{**base, **own, "scenario": sid})
+            except ValidationError as exc:
+                for err in exc.errors():
+                    problems.append(_describe(err, sid, own, base))
+            except GenerationError as exc:  # raised by the request's own validators
+                problems.append(f"scenarios.{sid}: {exc.args[0]}")
+        if problems:
+            # A bad default breaks every scenario the same way: report it once.
+            raise ConfigError(list(dict.fromkeys(problems)))
+        return requests
+
+    def bundles(self) -> list[Bundle]:
+        """The bundles to build (enabled entries), sorted by scenario id."""
+        return [
+            Bundle(bundle_id_for(req), sid, req)
+            for sid, req in self.requests().items()
+            if self.scenarios[sid].enabled
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    bundle_id: str
+    scenario: str
+    request: GenerationRequest
+
+    def cli_args(self, *, label_fields: bool) -> str:
+        """The request as generator CLI flags, shell-quoted.
+
+        ``label_fields=False`` leaves out :data:`LABEL_ONLY_FIELDS` (stream jobs).
+        """
+        data = self.request.model_dump(mode="json", exclude_none=True)
+        args: list[str] = []
+        for name in GenerationRequest.model_fields:  # declaration order: stable text
+            if name in data and (label_fields or name not in LABEL_ONLY_FIELDS):
+                args += [f"--{name.replace('_', '-')}", str(data[name])]
+        return shlex.join(args)
+
+
+# ---------------------------------------------------------------------- errors
+def _allowed(field: str) -> str | None:
+    """The allowed values of a request field, read off the request model."""
+    if field == "time_anchor":
+        return "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"
+    info = GenerationRequest.model_fields.get(field)
+    if info is None:
+        return None
+    metadata = list(info.metadata)
+    options: list[str] = []
+    pending: list[Any] = [info.annotation]
+    while pending:
+        tp = pending.pop()
+        origin = typing.get_origin(tp)
+        if origin is typing.Literal:
+            options += [repr(a) for a in typing.get_args(tp)]
+        elif origin is typing.Annotated:
+            pending.append(typing.get_args(tp)[0])
+            metadata += list(tp.__metadata__)
+        elif origin in (typing.Union, types.UnionType):
+            pending += list(typing.get_args(tp))
+        elif tp is type(None):
+            options.append("null")
+    if any(o != "null" for o in options):
+        return " | ".join(options)
+    low = _bound(metadata, "ge", "") or _bound(metadata, "gt", ">")
+    high = _bound(metadata, "le", "") or _bound(metadata, "lt", "<")
+    if low is None and high is None:
+        return None
+    nullable = " or null" if "null" in options else ""
+    return f"{low or ''}..{high or ''}{nullable}"
+
+
+def _bound(metadata: Sequence[object], name: str, prefix: str) -> str | None:
+    """``ge=15`` and friends, as pydantic stores them (annotated_types.Ge(ge=15), ...)."""
+    for m in metadata:
+        inner = getattr(m, "metadata", None)  # Annotated[float, Field(ge=...)] keeps a FieldInfo
+        if isinstance(inner, list) and (found := _bound(inner, name, prefix)) is not None:
+            return found
+        value = getattr(m, name, None)
+        if value is not None:
+            return f"{prefix}{value}"
+    return None
+
+
+def _describe(err: Any, sid: str, own: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+    """One pydantic error of scenario ``sid``'s merged request, at the key that caused it."""
+    loc = [str(x) for x in err.get("loc", ())]
+    field = loc[0] if loc else ""
+    if field in own:
+        path = f"scenarios.{sid}.{'.'.join(loc)}"
+    elif field in base:
+        path = f"defaults.{'.'.join(loc)}"
+    else:
+        path = f"scenarios.{sid}.{field}" if field else f"scenarios.{sid}"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if err.get("type") == "missing":
+        return f"{path}: missing; set it under defaults or in this entry"
+    value = err.get("input")
+    shown = "" if isinstance(value, Mapping) else f" = {_show(value)}"
+    allowed = _allowed(field)
+    return f"{path}{shown}: {msg}" + ("" if allowed is None else f" (allowed: {allowed})")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return json.dumps(value) if isinstance(value, str | int | float | bool | None) else repr(value)
+
+
+def _structure_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"]]
+        path = ".".join(loc) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc)
+            problems.append(f"{path}: unknown key; allowed keys: {allowed}")
+        elif err["type"] == "missing":
+            problems.append(f"{path}: missing (required)")
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, Mapping | list) else f" = {_show(value)}"
+            problems.append(f"{path}{shown}: {err['msg']}")
+    return problems
+
+
+def _allowed_keys(loc: Sequence[str]) -> str:
+    if len(loc) == 1:
+        return ", ".join(WorkflowConfig.model_fields)
+    if loc[0] == "defaults":
+        return ", ".join(REQUEST_FIELDS)
+    return ", ".join(("enabled", *REQUEST_FIELDS))
+
+
+# ---------------------------------------------------------------------- loading
+def parse_config(data: object, source: str = "config") -> WorkflowConfig:
+    """Validate a loaded config mapping; :class:`ConfigError` names every bad key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"<top level>: must be a mapping, got {type(data).__name__}"], source)
+    try:
+        cfg = WorkflowConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_structure_problems(exc), source) from None
+    try:
+        cfg.requests()
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source) from None
+    return cfg
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> WorkflowConfig:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+    return parse_config({} if data is None else data, str(path))
+
+
+# ---------------------------------------------------------------------- workflow helpers
+def fixture_index(bundles: Iterable[Bundle], root: str) -> str:
+    """The fixture index as JSON text: bundle id -> scenario, seed, time anchor, path.
+
+    Only these fields, so a threshold edit leaves the index (and its job) alone.
+    """
+    entries = {
+        b.bundle_id: {
+            "scenario": b.scenario,
+            "seed": b.request.seed,
+            "time_anchor": b.request.model_dump(mode="json")["time_anchor"],
+            "path": f"{root}/{b.bundle_id}",
+        }
+        for b in bundles
+    }
+    doc = {"schema_version": "1.0", "bundles": dict(sorted(entries.items()))}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+_CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml")
+
+
+def _module_file(obj: type) -> Path:
+    file = sys.modules[obj.__module__].__file__
+    assert file is not None, obj
+    return Path(file)
+
+
+def code_inputs(scenario: str, stream: str | None = None) -> list[str]:
+    """Source files a job's output depends on, for Snakemake to watch as inputs.
+
+    Every job depends on the generator's shared code and its own scenario's module, not
+    on the other scenarios' modules. A stream job (``stream`` given) also leaves out the
+    other streams' renderers and the label builder; ground-truth and manifest jobs
+    (``stream=None``) depend on every renderer, since evidence line numbers come from
+    all of them. Paths are relative to the working directory when inside it.
+    """
+    package = Path(rca.__file__).parent
+    seed_dir = package / "seed"
+    others: set[Path] = set()
+    for sid, cls in _scenario_classes().items():
+        if sid != scenario:
+            others.add(_module_file(cls))
+    if stream is not None:
+        if stream not in RENDERERS:
+            raise ValueError(f"stream={stream!r}; allowed: {', '.join(STREAMS)}")
+        others |= {_module_file(r) for s, r in RENDERERS.items() if s != stream}
+        others.add(seed_dir / "_labels.py")
+    shared = sorted(
+        p
+        for p in seed_dir.rglob("*")
+        if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts and p not in others
+    )
+    return [_display(p) for p in (package / "__init__.py", *shared)]
+
+
+def _scenario_classes() -> dict[str, type]:
+    return {sid: scenarios.Scenario.registry[sid] for sid in scenarios.scenario_ids()}
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------- CLI
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rca.config [FILE]``: validate a config and list its bundles."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print("usage: python -m rca.config [CONFIG_FILE]", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args[0] if args else DEFAULT_CONFIG)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    built = {b.scenario: b for b in cfg.bundles()}
+    for sid in sorted(cfg.scenarios):
+        b = built.get(sid)
+        print(f"{sid}\t{b.bundle_id if b else '(disabled)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

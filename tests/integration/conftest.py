@@ -1,0 +1,91 @@
+"""Session-wide bundles: each of the five scenarios is generated once and shared.
+
+Every test reads these bundles; nothing may modify them (tests that tamper with a bundle
+copy it into their own ``tmp_path`` first).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rca.seed.mock_incident_generator import generate_bundle
+from tests.integration.logs import FAILURES, SCENARIOS, Bundle
+from tests.realtools import PgBadgerResult, missing_tools, pgbadger_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SEED = 42
+ANCHOR = "2026-11-26T05:00:00Z"
+DURATION = 30
+RPS = 2.5
+
+
+def request_for(scenario: str, **override: Any) -> dict[str, Any]:
+    """The session's request for ``scenario`` (30 min from the anchor, seed 42, 2.5 rps)."""
+    fields: dict[str, Any] = {
+        "scenario": scenario,
+        "seed": SEED,
+        "time_anchor": ANCHOR,
+        "duration_minutes": DURATION,
+        "rps": RPS,
+    }
+    fields.update(override)
+    return fields
+
+
+def cli_args(fields: dict[str, Any]) -> list[str]:
+    """The generator's CLI flags for a request dict."""
+    args = []
+    for key, value in fields.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m rca.seed.mock_incident_generator ARGS`` in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "rca.seed.mock_incident_generator", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Bundle]:
+    out = tmp_path_factory.mktemp("bundles")
+    return {s: Bundle(s, generate_bundle(request_for(s), out)) for s in SCENARIOS}
+
+
+@pytest.fixture(params=SCENARIOS)
+def bundle(request: pytest.FixtureRequest, bundles: dict[str, Bundle]) -> Bundle:
+    return bundles[request.param]
+
+
+@pytest.fixture(params=FAILURES)
+def failure(request: pytest.FixtureRequest, bundles: dict[str, Bundle]) -> Bundle:
+    return bundles[request.param]
+
+
+@pytest.fixture(scope="session")
+def pgbadger_results(bundles: dict[str, Bundle]) -> dict[str, PgBadgerResult]:
+    """pgBadger's reading of each bundle's PostgreSQL log, all five runs side by side
+    (each costs ~2 s of Perl start-up)."""
+    if missing_tools(("pgbadger",)):
+        return {}  # the realtools marker skips (or fails, under CI) the tests using this
+    with ThreadPoolExecutor(max_workers=len(bundles)) as pool:
+        futures = {
+            s: pool.submit(pgbadger_parse, b.path / "db_events.log") for s, b in bundles.items()
+        }
+    return {s: f.result() for s, f in futures.items()}
