@@ -30,8 +30,6 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import types
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,10 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 import rca
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
+    LABEL_ONLY_FIELDS,
     STREAMS,
     GenerationError,
     GenerationRequest,
+    allowed_values,
     bundle_id_for,
+    preflight,
 )
 from rca.seed.renderers import RENDERERS
 
@@ -77,7 +78,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(
 # Request fields that reach only the label (ground_truth.json) and the manifest, never a
 # stream's bytes. Stream jobs leave them out of their params, so editing a threshold
 # re-runs a bundle's ground truth and manifest but not its streams.
-LABEL_ONLY_FIELDS = frozenset({"threshold", "threshold_override"})
+# (declared by the library: LABEL_ONLY_FIELDS)
 
 
 class ConfigError(ValueError):
@@ -166,7 +167,7 @@ class WorkflowConfig(_Strict):
         for sid in sorted(set(self.scenarios) & set(known)):
             own = self.scenarios[sid].values()
             try:
-                requests[sid] = GenerationRequest(**{**base, **own, "scenario": sid})
+                requests[sid] = preflight(GenerationRequest(**{**base, **own, "scenario": sid}))
             except ValidationError as exc:
                 for err in exc.errors():
                     problems.append(_describe(err, sid, own, base))
@@ -206,50 +207,6 @@ class Bundle:
 
 
 # ---------------------------------------------------------------------- errors
-def _allowed(field: str) -> str | None:
-    """The allowed values of a request field, read off the request model."""
-    if field == "time_anchor":
-        return "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"
-    info = GenerationRequest.model_fields.get(field)
-    if info is None:
-        return None
-    metadata = list(info.metadata)
-    options: list[str] = []
-    pending: list[Any] = [info.annotation]
-    while pending:
-        tp = pending.pop()
-        origin = typing.get_origin(tp)
-        if origin is typing.Literal:
-            options += [repr(a) for a in typing.get_args(tp)]
-        elif origin is typing.Annotated:
-            pending.append(typing.get_args(tp)[0])
-            metadata += list(tp.__metadata__)
-        elif origin in (typing.Union, types.UnionType):
-            pending += list(typing.get_args(tp))
-        elif tp is type(None):
-            options.append("null")
-    if any(o != "null" for o in options):
-        return " | ".join(options)
-    low = _bound(metadata, "ge", "") or _bound(metadata, "gt", ">")
-    high = _bound(metadata, "le", "") or _bound(metadata, "lt", "<")
-    if low is None and high is None:
-        return None
-    nullable = " or null" if "null" in options else ""
-    return f"{low or ''}..{high or ''}{nullable}"
-
-
-def _bound(metadata: Sequence[object], name: str, prefix: str) -> str | None:
-    """``ge=15`` and friends, as pydantic stores them (annotated_types.Ge(ge=15), ...)."""
-    for m in metadata:
-        inner = getattr(m, "metadata", None)  # Annotated[float, Field(ge=...)] keeps a FieldInfo
-        if isinstance(inner, list) and (found := _bound(inner, name, prefix)) is not None:
-            return found
-        value = getattr(m, name, None)
-        if value is not None:
-            return f"{prefix}{value}"
-    return None
-
-
 def _describe(err: Any, sid: str, own: Mapping[str, Any], base: Mapping[str, Any]) -> str:
     """One pydantic error of scenario ``sid``'s merged request, at the key that caused it."""
     loc = [str(x) for x in err.get("loc", ())]
@@ -265,7 +222,7 @@ def _describe(err: Any, sid: str, own: Mapping[str, Any], base: Mapping[str, Any
         return f"{path}: missing; set it under defaults or in this entry"
     value = err.get("input")
     shown = "" if isinstance(value, Mapping) else f" = {_show(value)}"
-    allowed = _allowed(field)
+    allowed = allowed_values(field)
     return f"{path}{shown}: {msg}" + ("" if allowed is None else f" (allowed: {allowed})")
 
 

@@ -6,8 +6,11 @@ loudly instead of being ignored.
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -119,6 +122,54 @@ class GenerationRequest(Contract):
                 field="scenario",
             )
         return value
+
+
+# Request fields that reach only the label and the manifest, never a stream's bytes.
+LABEL_ONLY_FIELDS = frozenset({"threshold", "threshold_override"})
+
+
+def allowed_values(field: str) -> str | None:
+    """The allowed values of a request field, read off the model (for error messages)."""
+    if field == "time_anchor":
+        return "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"
+    info = GenerationRequest.model_fields.get(field)
+    if info is None:
+        return None
+    metadata = list(info.metadata)
+    options: list[str] = []
+    pending: list[Any] = [info.annotation]
+    while pending:
+        tp = pending.pop()
+        origin = typing.get_origin(tp)
+        if origin is typing.Literal:
+            options += [repr(a) for a in typing.get_args(tp)]
+        elif origin is typing.Annotated:
+            pending.append(typing.get_args(tp)[0])
+            metadata += list(tp.__metadata__)
+        elif origin in (typing.Union, types.UnionType):
+            pending += list(typing.get_args(tp))
+        elif tp is type(None):
+            options.append("null")
+    if any(o != "null" for o in options):
+        return " | ".join(options)
+    low = _bound(metadata, "ge", "") or _bound(metadata, "gt", ">")
+    high = _bound(metadata, "le", "") or _bound(metadata, "lt", "<")
+    if low is None and high is None:
+        return None
+    nullable = " or null" if "null" in options else ""
+    return f"{low or ''}..{high or ''}{nullable}"
+
+
+def _bound(metadata: Sequence[object], name: str, prefix: str) -> str | None:
+    """``ge=15`` and friends, as pydantic stores them (annotated_types.Ge(ge=15), ...)."""
+    for m in metadata:
+        inner = getattr(m, "metadata", None)  # Annotated[float, Field(ge=...)] keeps a FieldInfo
+        if isinstance(inner, list) and (found := _bound(inner, name, prefix)) is not None:
+            return found
+        value = getattr(m, name, None)
+        if value is not None:
+            return f"{prefix}{value}"
+    return None
 
 
 class EvidencePointer(Contract):

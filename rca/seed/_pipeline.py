@@ -13,7 +13,7 @@ from ._rng import Rng
 from ._sim import ProbeResult, Request, Simulation, Tick
 from ._sink import SignalHit, Sink
 from ._timefmt import US, from_datetime
-from ._topology import build_stack
+from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
 from .scenarios import Fact, Plan, PlanContext
 
@@ -50,6 +50,15 @@ class PassResult:
     window_end_us: int
 
 
+def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
+    """The stack and the scenario's fault plan (cheap; raises if the scenario refuses)."""
+    start, end = window(req)
+    world_rng = Rng(req.seed, req.scenario, "world")
+    stack = build_stack(world_rng, start, req.api_replicas)
+    plan = scenarios.get(req.scenario).plan(PlanContext(start, end, req.rps, stack, world_rng))
+    return stack, plan
+
+
 def run_pass(
     req: GenerationRequest,
     streams: Sequence[str],
@@ -57,9 +66,7 @@ def run_pass(
 ) -> PassResult:
     """Generate ``streams``; write each to ``outputs[stream]`` if given, else only index it."""
     start, end = window(req)
-    world_rng = Rng(req.seed, req.scenario, "world")
-    stack = build_stack(world_rng, start, req.api_replicas)
-    plan = scenarios.get(req.scenario).plan(PlanContext(start, end, req.rps, stack, world_rng))
+    stack, plan = plan_for(req)
     sim = Simulation(
         seed=req.seed,
         scenario=req.scenario,

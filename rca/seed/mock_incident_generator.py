@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,6 +42,7 @@ from ._bundle import (
 from ._errors import ErrorCode, GenerationError
 from ._models import (
     GROUND_TRUTH_FILE,
+    LABEL_ONLY_FIELDS,
     MANIFEST_FILE,
     STREAM_FILES,
     STREAMS,
@@ -53,11 +54,13 @@ from ._models import (
     GroundTruth,
     IncidentWindow,
     Manifest,
+    allowed_values,
 )
-from ._pipeline import StreamResult
+from ._pipeline import StreamResult, plan_for
 
 __all__ = [
     "GROUND_TRUTH_FILE",
+    "LABEL_ONLY_FIELDS",
     "MANIFEST_FILE",
     "STREAMS",
     "STREAM_FILES",
@@ -72,12 +75,14 @@ __all__ = [
     "IncidentWindow",
     "Manifest",
     "StreamResult",
+    "allowed_values",
     "bundle_id_for",
     "generate_bundle",
     "generate_stream",
     "list_scenarios",
     "main",
     "make_request",
+    "preflight",
     "validate",
     "write_ground_truth",
     "write_manifest",
@@ -87,30 +92,6 @@ __all__ = [
 def list_scenarios() -> dict[str, str]:
     """Scenario id -> one-line title, sorted by id."""
     return {sid: scenarios.get(sid).title for sid in scenarios.scenario_ids()}
-
-
-_EXAMPLES = {"time_anchor": "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"}
-
-
-def _allowed(field: str) -> str | None:
-    """The allowed values of a request field, when a range or example says more than pydantic."""
-    if field in _EXAMPLES:
-        return _EXAMPLES[field]
-    info = GenerationRequest.model_fields.get(field)
-    if info is None:
-        return None
-    metadata = list(info.metadata)
-    for arg in get_args(info.annotation):  # Optional[Annotated[float, Field(ge=..)]]
-        for m in getattr(arg, "__metadata__", ()):
-            metadata += getattr(m, "metadata", [m])
-    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in metadata}
-    low = bounds.get("Ge", bounds.get("Gt"))
-    high = bounds.get("Le", bounds.get("Lt"))
-    if low is not None or high is not None:
-        lo = "" if low is None else (f"{low}" if "Ge" in bounds else f">{low}")
-        hi = "" if high is None else f"{high}"
-        return f"{lo}..{hi}"
-    return None
 
 
 def make_request(**fields: Any) -> GenerationRequest:
@@ -130,11 +111,21 @@ def make_request(**fields: Any) -> GenerationRequest:
                 f"{field}: unknown field; allowed fields: {names}",
                 field=field,
             ) from None
-        allowed = _allowed(field)
+        allowed = allowed_values(field)
         suffix = "" if allowed is None else f" (allowed: {allowed})"
         raise GenerationError(
             "INVALID_PARAMETER", f"{field}{shown}: {msg}{suffix}", field=field
         ) from None
+
+
+def preflight(request: GenerationRequest) -> GenerationRequest:
+    """Check that the scenario can happen at these parameters, without generating.
+
+    Field checks live in the model; this catches what only the scenario knows (e.g. too
+    little traffic to exhaust a pool). Costs milliseconds: it only plans the fault.
+    """
+    plan_for(request)
+    return request
 
 
 def _coerce(request: GenerationRequest | Mapping[str, Any]) -> GenerationRequest:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -261,7 +261,7 @@ def _seconds(delay: str) -> int:
 def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> None:
     b = bundles["pod_oom_restart_loop"]
     year = b.window[0].year
-    delays: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    delays: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
     deaths: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
     starts: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
     uid_to_pod = {}
@@ -270,7 +270,9 @@ def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> 
             r"back-off (\S+) restarting failed container=orders-api pod=(\S+?)_shop\(", k.msg
         )
         if m and "CrashLoopBackOff" in k.msg:
-            delays[m[2]].append((k.line, m[1]))
+            # kubelet repeats the refusal on every pod sync during one back-off: keep the
+            # first line of each back-off period.
+            delays[m[2]].append((k.line, m[1], klog_to_datetime(k.time_key, year)))
         pm = re.search(r'pod="shop/(\S+)" podUID="([0-9a-f-]+)"', k.msg)
         if pm:
             uid_to_pod[pm[2]] = pm[1]
@@ -281,7 +283,16 @@ def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> 
         if k.event and k.event["reason"] == "Started" and k.event["object"].startswith("shop/"):
             starts[k.event["object"][5:]].append(klog_to_datetime(k.time_key, year))
     assert len(delays) >= 2, "expected several pods in CrashLoopBackOff"
-    for pod, seq in delays.items():
+    for pod, lines in delays.items():
+        # One back-off per death: its first "Error syncing pod" line after that death.
+        seq = []
+        for died in deaths[pod]:
+            after = [(ln, v) for ln, v, at in lines if at >= died]
+            if after:
+                seq.append(after[0])
+        # Back-offs of 20 s and more span several pod syncs: the refusal repeats.
+        if any(_seconds(v) >= 20 for _, v in seq):
+            assert len(lines) > len(seq), (pod, "kubelet repeats CrashLoopBackOff per sync")
         values = [v for _, v in seq]
         expected = (_DELAYS + ["5m0s"] * len(values))[: len(values)]
         assert values == expected, (pod, seq)

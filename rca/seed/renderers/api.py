@@ -136,7 +136,7 @@ class ApiRenderer(Renderer):
             t = a.end_us - 900
             self.out.add(
                 t,
-                self._line(pod, t, "WARN", thread, L_SQL, "SQL Error: 0, SQLState: 08001", corr),
+                self._line(pod, t, "WARN", thread, L_SQL, "SQL Error: 0, SQLState: null", corr),
                 (),
                 rid,
             )

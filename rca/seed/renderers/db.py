@@ -15,6 +15,8 @@ Statements carry sqlcommenter comments, so a slow query names the trace that ran
 
 from __future__ import annotations
 
+import heapq
+
 from .. import _timefmt as tf
 from .._catalog import Query
 from .._sim import Request
@@ -34,23 +36,86 @@ class DbRenderer(Renderer):
     def __init__(self, ctx: RenderContext, sink: Sink) -> None:
         super().__init__(ctx, sink)
         rng = self.rng
-        self._next_pid = 20_000 + rng.below(30_000)
-        self._backends: dict[str, list[tuple[int, int, int]]] = {}  # pod -> (pid, port, since)
-        self.checkpointer = 28 + rng.below(40)
         start = ctx.window_start_us
+        self._pid_base = 20_000 + rng.below(30_000)
+        self._next_pid = self._pid_base
+        self._backends: dict[str, list[tuple[int, int, int]]] = {}  # pod -> (pid, port, since)
+        # HikariCP maxLifetime retirements, processed in time order: (when, seq, pod, slot, pid)
+        self._retire: list[tuple[int, int, str, int, int]] = []
+        self._retire_seq = 0
+        self.checkpointer = 28 + rng.below(40)
         for pod in ctx.stack.api_pods:
             c = pod.containers[0]
             if c.start_us < start:
-                self._backends[pod.name] = [
-                    (self._pid(), rng.between(33000, 60999), start - rng.below(1_700_000_000))
-                    for _ in range(ctx.plan.pool_size)
-                ]
+                conns = []
+                for _ in range(ctx.plan.pool_size):
+                    # Opened before the window: PIDs from before it, ages spread by churn.
+                    since = start - rng.below(1_700_000_000)
+                    pid = self._pid_base - 1 - rng.below(15_000)
+                    conns.append((pid, rng.between(33000, 60999), since))
+                self._track(pod.name, conns)
         self._next_checkpoint = start + rng.below(300_000_000)
         self._next_vacuum = start + int(rng.exponential(360_000_000 / ctx.noise))
 
-    def _pid(self) -> int:
-        self._next_pid += 1 + self.rng.below(40)
+    def _pid(self, t_us: int) -> int:
+        """A new backend's PID: Linux hands them out increasing with time (host churn)."""
+        floor = self._pid_base + (t_us - self.ctx.window_start_us) // 400_000
+        self._next_pid = max(floor, self._next_pid + 1 + self.rng.below(4))
         return self._next_pid
+
+    def _track(self, pod_name: str, conns: list[tuple[int, int, int]]) -> None:
+        """Remember a pod's backends and when HikariCP will retire each (maxLifetime)."""
+        self._backends[pod_name] = conns
+        for slot, (pid, _port, since) in enumerate(conns):
+            # maxLifetime 30 min, minus HikariCP's random variance of up to 2.5%.
+            retire = since + 1_800_000_000 - int(self.rng.random() * 45_000_000)
+            self._retire_seq += 1
+            heapq.heappush(self._retire, (retire, self._retire_seq, pod_name, slot, pid))
+
+    def _advance(self, t_us: int) -> None:
+        """Write what is due by ``t_us``, in time order, so new backends' PIDs increase:
+        autovacuum workers and HikariCP maxLifetime retirements (each followed by a
+        reconnect)."""
+        rng = self.rng
+        while True:
+            next_retire = self._retire[0][0] if self._retire else t_us + 1
+            if self._next_vacuum <= min(t_us, next_retire):
+                v = self._next_vacuum
+                self._autovacuum(v)
+                gap = int(rng.exponential(360_000_000 / self.ctx.noise)) + 30_000_000
+                self._next_vacuum = v + gap
+                continue
+            if next_retire > t_us:
+                break
+            retire, _, pod_name, slot, pid = heapq.heappop(self._retire)
+            conns = self._backends.get(pod_name)
+            if conns is None or slot >= len(conns) or conns[slot][0] != pid:
+                continue  # the pod or this connection is gone already
+            pod = next(p for p in self.ctx.stack.api_pods if p.name == pod_name)
+            _, port, since = conns[slot]
+            self.out.add(
+                retire,
+                f"{self._p(retire, pid, DB_USER)}LOG:  disconnection: session time: "
+                f"{_session(retire - since)} user={DB_USER} database={DB_DATABASE} "
+                f"host={pod.ip} port={port}",
+                ("noise.max_lifetime",),
+            )
+            ts = retire + 4_000 + rng.below(20_000)
+            npid, nport = self._pid(ts), rng.between(33000, 60999)
+            self.out.add(
+                ts,
+                f"{self._p(ts, npid, UNKNOWN)}LOG:  connection received: host={pod.ip} "
+                f"port={nport}",
+            )
+            self.out.add(
+                ts + 1_500,
+                f"{self._p(ts + 1_500, npid, DB_USER)}LOG:  connection authorized: "
+                f"user={DB_USER} database={DB_DATABASE} application_name=PostgreSQL JDBC Driver",
+            )
+            conns[slot] = (npid, nport, ts)
+            new_retire = ts + 1_800_000_000 - int(rng.random() * 45_000_000)
+            self._retire_seq += 1
+            heapq.heappush(self._retire, (new_retire, self._retire_seq, pod_name, slot, npid))
 
     def _p(self, t: int, pid: int, user: str | None = None) -> str:
         """The ``%m [%p] %q%u@%d `` prefix; no user@db for background processes."""
@@ -93,11 +158,12 @@ class DbRenderer(Renderer):
         ep = r.endpoint
         assert ep is not None
         q = ep.query
+        self._advance(r.t_us)
         for i, a in enumerate(r.attempts):
             if a.db_us < SLOW_US and a.outcome != "conflict":
                 continue  # below log_min_duration_statement and not an error: not logged
             backends = self._backends.get(a.pod.name)
-            pid = backends[self.rng.below(len(backends))][0] if backends else self._pid()
+            pid = backends[self.rng.below(len(backends))][0] if backends else self._pid(r.t_us)
             end = a.db_start_us + a.db_us
             sql = f"{q.sql} {self._comment(r, i)}"
             params = self._params(q, r).replace(
@@ -156,12 +222,14 @@ class DbRenderer(Renderer):
             return
         t = f.t_us
         rng = self.rng
+        self._advance(t)
         if f.kind == "pool_open":
             pod: Pod = f.data["pod"]
             conns = []
-            for i in range(self.ctx.plan.pool_size):
-                pid, port = self._pid(), rng.between(33000, 60999)
-                ts = t + i * (3_000 + rng.below(9_000))
+            ts = t
+            for _ in range(self.ctx.plan.pool_size):
+                ts += 3_000 + rng.below(9_000)
+                pid, port = self._pid(ts), rng.between(33000, 60999)
                 self.out.add(
                     ts,
                     f"{self._p(ts, pid, UNKNOWN)}LOG:  connection received: "
@@ -176,7 +244,7 @@ class DbRenderer(Renderer):
                     ("db.connection_authorized",),
                 )
                 conns.append((pid, port, ts))
-            self._backends[pod.name] = conns
+            self._track(pod.name, conns)
         elif f.kind in ("pool_close", "pool_reset"):
             pod = f.data["pod"]
             for pid, port, since in self._backends.pop(pod.name, []):
@@ -197,7 +265,7 @@ class DbRenderer(Renderer):
                 )
         elif f.kind == "ddl":
             user = f.data["user"]
-            pid = self._pid()
+            pid = self._pid(t)
             port = rng.between(33000, 60999)
             host = f.data["host"]
             lines: list[tuple[int, str, tuple[str, ...]]] = [
@@ -237,46 +305,11 @@ class DbRenderer(Renderer):
 
     # ------------------------------------------------------------------ noise
     def background(self, t0_us: int, t1_us: int) -> None:
-        rng = self.rng
         while self._next_checkpoint < t1_us:
             t = self._next_checkpoint
             self._checkpoint(t)
             self._next_checkpoint = t + 300_000_000
-        while self._next_vacuum < t1_us:
-            t = self._next_vacuum
-            self._autovacuum(t)
-            self._next_vacuum = t + int(rng.exponential(360_000_000 / self.ctx.noise)) + 30_000_000
-        # HikariCP retires connections at maxLifetime (30 min, with jitter): a steady
-        # trickle of disconnect/connect pairs from every pod.
-        for pod_name, conns in sorted(self._backends.items()):
-            pod = next((p for p in self.ctx.stack.api_pods if p.name == pod_name), None)
-            if pod is None:
-                continue
-            for i, (pid, port, since) in enumerate(conns):
-                retire = since + 1_800_000_000 - (pid % 97) * 1_000_000
-                if t0_us <= retire < t1_us:
-                    p = self._p(retire, pid, DB_USER)
-                    self.out.add(
-                        retire,
-                        f"{p}LOG:  disconnection: session time: "
-                        f"{_session(retire - since)} user={DB_USER} database={DB_DATABASE} "
-                        f"host={pod.ip} port={port}",
-                        ("noise.max_lifetime",),
-                    )
-                    npid, nport = self._pid(), rng.between(33000, 60999)
-                    ts = retire + 4_000 + rng.below(20_000)
-                    self.out.add(
-                        ts,
-                        f"{self._p(ts, npid, UNKNOWN)}LOG:  "
-                        f"connection received: host={pod.ip} port={nport}",
-                    )
-                    self.out.add(
-                        ts + 1_500,
-                        f"{self._p(ts + 1_500, npid, DB_USER)}LOG:  connection "
-                        f"authorized: user={DB_USER} database={DB_DATABASE} "
-                        "application_name=PostgreSQL JDBC Driver",
-                    )
-                    conns[i] = (npid, nport, ts)
+        self._advance(t1_us)
 
     def _checkpoint(self, t: int) -> None:
         rng = self.rng
@@ -301,7 +334,7 @@ class DbRenderer(Renderer):
 
     def _autovacuum(self, t: int) -> None:
         rng = self.rng
-        pid = self._pid()
+        pid = self._pid(t)
         table = rng.pick(("orders", "order_items", "carts"))
         pages = rng.between(2000, 30000)
         scanned = rng.between(pages // 20, pages // 4)

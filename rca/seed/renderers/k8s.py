@@ -306,36 +306,40 @@ class K8sRenderer(Renderer):
         )
 
     def _f_backoff(self, t: int, d: dict[str, object]) -> None:
+        """CrashLoopBackOff: kubelet refuses the start on every pod sync until it expires."""
         pod = d["pod"]
         assert isinstance(pod, Pod)
         delay = str(d["delay"])
+        until = int(str(d.get("until", t + 1)))
         node = self._kubelet(pod)
         full = f"{pod.name}_{NAMESPACE}({pod.uid})"
         inner = f"back-off {delay} restarting failed container={API_SERVICE} pod={full}"
         err = f'failed to "StartContainer" for "{API_SERVICE}" with CrashLoopBackOff: "{inner}"'
-        self.out.add(
-            t,
-            self._klog(
+        while t < until:
+            self.out.add(
                 t,
-                "E",
-                node.kubelet_pid,
-                "pod_workers.go:1301",
-                f'"Error syncing pod, skipping" err={_q(err)} pod="{NAMESPACE}/{pod.name}" '
-                f'podUID="{pod.uid}"',
-            ),
-            ("k8s.crashloop",),
-        )
-        self.out.add(
-            t + 200,
-            self._pod_event(
+                self._klog(
+                    t,
+                    "E",
+                    node.kubelet_pid,
+                    "pod_workers.go:1301",
+                    f'"Error syncing pod, skipping" err={_q(err)} pod="{NAMESPACE}/{pod.name}" '
+                    f'podUID="{pod.uid}"',
+                ),
+                ("k8s.crashloop",),
+            )
+            self.out.add(
                 t + 200,
-                pod,
-                "Warning",
-                "BackOff",
-                f"Back-off restarting failed container {API_SERVICE} in pod {full}",
-            ),
-            ("k8s.backoff_event",),
-        )
+                self._pod_event(
+                    t + 200,
+                    pod,
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {API_SERVICE} in pod {full}",
+                ),
+                ("k8s.backoff_event",),
+            )
+            t += 10_000_000 + self.rng.below(5_000_000)  # the pod worker's resync
 
     def _f_scaled(self, t: int, d: dict[str, object]) -> None:
         rs = str(d["rs"])

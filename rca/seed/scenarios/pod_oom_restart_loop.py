@@ -79,6 +79,7 @@ class PodOomRestartLoop(Scenario):
                 "backoff",
                 pod=pod,
                 delay=_delay(backoff),
+                until=restart,
             )
             c = restart_container(plan, pod, restart, rng)
             backoff = min(300, backoff * 2)

@@ -1,0 +1,215 @@
+"""config/scenarios.yaml and its validation (rca.config): no Snakemake run needed."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rca.config import (
+    LABEL_ONLY_FIELDS,
+    REQUEST_FIELDS,
+    ConfigError,
+    RequestFields,
+    ScenarioEntry,
+    code_inputs,
+    fixture_index,
+    load_config,
+    parse_config,
+)
+from rca.seed.mock_incident_generator import STREAMS, GenerationRequest, add_commands
+from rca.seed.scenarios import scenario_ids
+from tests.workflow.helpers import ROOT, TEST_CONFIG
+
+CONFIG = ROOT / "config" / "scenarios.yaml"
+
+
+def raw(path: Path = CONFIG) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "test.yaml")
+    assert "test.yaml" in str(info.value)
+    return info.value.problems
+
+
+def test_shipped_config_builds_every_registered_scenario() -> None:
+    cfg = load_config(CONFIG)
+    assert sorted(cfg.scenarios) == scenario_ids()
+    assert [b.scenario for b in cfg.bundles()] == scenario_ids()
+    defaults = raw()["defaults"]
+    assert defaults["seed"] == 42
+    assert defaults["time_anchor"] == "2026-11-26T05:00:00Z"
+    assert defaults["threshold"] == 0.70
+    # The shipped defaults spell out every request field (no silent library defaults).
+    assert set(defaults) == set(REQUEST_FIELDS) - {"threshold_override"}
+
+
+def test_test_config_lists_every_scenario_and_builds_two() -> None:
+    cfg = load_config(TEST_CONFIG)
+    assert sorted(cfg.scenarios) == scenario_ids()
+    assert len(cfg.bundles()) == 2
+
+
+def test_config_keys_are_exactly_the_request_fields() -> None:
+    # A new GenerationRequest field must be added to RequestFields (rca/config.py) and
+    # documented in config/README.md.
+    assert set(RequestFields.model_fields) == set(GenerationRequest.model_fields) - {"scenario"}
+    assert set(ScenarioEntry.model_fields) == {*REQUEST_FIELDS, "enabled"}
+    readme = (ROOT / "config" / "README.md").read_text()
+    for key in (*REQUEST_FIELDS, "enabled", "defaults", "scenarios"):
+        assert f"`{key}`" in readme, key
+
+
+@pytest.mark.parametrize(
+    ("where", "edit", "expected"),
+    [
+        (("scenarios",), {"nope": {}}, "scenarios.nope: unknown scenario; registered scenarios: "),
+        (
+            ("scenarios", "slow_query_regression"),
+            {"threshold": 1.5},
+            "scenarios.slow_query_regression.threshold = 1.5: Input should be less than or "
+            "equal to 1 (allowed: 0.0..1.0)",
+        ),
+        (
+            ("defaults",),
+            {"duration_minutes": 5},
+            "defaults.duration_minutes = 5: Input should be greater than or equal to 15 "
+            "(allowed: 15..1440)",
+        ),
+        (
+            ("scenarios", "normal_load"),
+            {"treshold": 0.8},
+            "scenarios.normal_load.treshold: unknown key; allowed keys: enabled, seed,",
+        ),
+        ((), {"extra": 1}, "extra: unknown key; allowed keys: defaults, scenarios"),
+        (("defaults",), {"colour": "red"}, "defaults.colour: unknown key; allowed keys: seed,"),
+        (
+            ("scenarios", "normal_load"),
+            {"noise_profile": "loud"},
+            "scenarios.normal_load.noise_profile = \"loud\": Input should be 'low', 'medium' "
+            "or 'high'",
+        ),
+        (
+            ("scenarios", "bad_api_rollout"),
+            {"threshold_override": 2},
+            "scenarios.bad_api_rollout.threshold_override = 2: Input should be less than or "
+            "equal to 1 (allowed: 0.0..1.0 or null)",
+        ),
+        (
+            ("defaults",),
+            {"time_anchor": "2026-11-26T05:00:00"},
+            'defaults.time_anchor = "2026-11-26T05:00:00": must carry a UTC offset',
+        ),
+        (
+            ("scenarios", "normal_load"),
+            {"enabled": "maybe"},
+            'scenarios.normal_load.enabled = "maybe": Input should be a valid boolean',
+        ),
+    ],
+)
+def test_bad_keys_are_named_with_their_allowed_values(
+    where: tuple[str, ...], edit: dict[str, Any], expected: str
+) -> None:
+    data = raw()
+    node = data
+    for key in where:
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+    node.update(edit)
+    found = problems(data)
+    assert len(found) == 1, found
+    assert found[0].startswith(expected), found[0]
+
+
+def test_a_missing_scenario_is_an_error() -> None:
+    data = raw()
+    del data["scenarios"]["pod_oom_restart_loop"]
+    assert problems(data) == [
+        "scenarios: no entry for pod_oom_restart_loop; every registered scenario needs one "
+        "(`enabled: false` lists it without building it)"
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = raw()
+    data["scenarios"]["normal_load"] = {"rps": 0, "api_replicas": 99}
+    data["scenarios"]["nope"] = None
+    found = problems(data)
+    assert [p.split(":")[0].split(" =")[0] for p in found] == [
+        "scenarios.nope",
+        "scenarios.normal_load.rps",
+        "scenarios.normal_load.api_replicas",
+    ]
+
+
+def test_overrides_and_empty_entries() -> None:
+    data = raw()
+    data["scenarios"]["normal_load"] = None  # `normal_load:` with nothing after it
+    data["scenarios"]["bad_api_rollout"] = {"threshold_override": 0.9, "rps": 1.0}
+    data["scenarios"]["slow_query_regression"] = {"enabled": False}
+    cfg = parse_config(data)
+    requests = cfg.requests()
+    assert requests["normal_load"].rps == 1.5
+    assert requests["bad_api_rollout"].rps == 1.0
+    assert requests["bad_api_rollout"].threshold_override == 0.9
+    assert "slow_query_regression" not in {b.scenario for b in cfg.bundles()}
+
+
+def _parsed(cli: str) -> GenerationRequest:
+    """The request the generator's CLI (what the jobs run) builds from these flags."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    ns = parser.parse_args(["generate", *shlex.split(cli), "--out", "x"])
+    fields = {k: v for k, v in vars(ns).items() if k in GenerationRequest.model_fields}
+    return GenerationRequest(**{k: v for k, v in fields.items() if v is not None})
+
+
+def test_cli_args_round_trip_and_streams_leave_out_the_thresholds() -> None:
+    data = raw()
+    data["scenarios"]["bad_api_rollout"] = {"threshold": 0.8, "threshold_override": 0.9}
+    for b in parse_config(data).bundles():
+        assert _parsed(b.cli_args(label_fields=True)) == b.request
+        stream_args = b.cli_args(label_fields=False)
+        assert not any(f"--{f.replace('_', '-')}" in stream_args for f in LABEL_ONLY_FIELDS)
+        without = b.request.model_dump(exclude=set(LABEL_ONLY_FIELDS))
+        assert _parsed(stream_args).model_dump(exclude=set(LABEL_ONLY_FIELDS)) == without
+
+
+def test_stream_jobs_depend_on_their_own_renderer_and_scenario_only() -> None:
+    for stream in STREAMS:
+        files = code_inputs("slow_query_regression", stream)
+        renderers = {Path(f).stem for f in files if Path(f).parent.name == "renderers"}
+        assert renderers == {"__init__", "_base", stream}
+        scenario_modules = {Path(f).stem for f in files if Path(f).parent.name == "scenarios"}
+        assert scenario_modules == {"__init__", "_base", "_lifecycle", "slow_query_regression"}
+        assert not any(f.endswith("_labels.py") for f in files)
+        assert all((ROOT / f).is_file() for f in files)
+    label_code = code_inputs("slow_query_regression")
+    assert {Path(f).stem for f in label_code if Path(f).parent.name == "renderers"} >= set(STREAMS)
+    assert any(f.endswith("_labels.py") for f in label_code)
+    assert not any(f.endswith("normal_load.py") for f in label_code)
+
+
+def test_fixture_index_lists_only_identity_fields() -> None:
+    bundles = load_config(CONFIG).bundles()
+    doc = yaml.safe_load(fixture_index(bundles, "tests/fixtures/mock_incidents"))
+    for b in bundles:
+        assert doc["bundles"][b.bundle_id] == {
+            "scenario": b.scenario,
+            "seed": 42,
+            "time_anchor": "2026-11-26T05:00:00Z",
+            "path": f"tests/fixtures/mock_incidents/{b.bundle_id}",
+        }
+    changed = copy.deepcopy(raw())
+    changed["defaults"]["threshold"] = 0.9
+    assert fixture_index(parse_config(changed).bundles(), "x") == fixture_index(bundles, "x")

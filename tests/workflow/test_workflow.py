@@ -1,0 +1,177 @@
+"""The Snakemake workflow end to end, on the tiny test config in a scratch workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rca.seed.mock_incident_generator import (
+    GROUND_TRUTH_FILE,
+    MANIFEST_FILE,
+    STREAM_FILES,
+    validate,
+)
+from tests.workflow.helpers import (
+    FIXTURES,
+    ROOT,
+    TEST_CONFIG,
+    planned_jobs,
+    snakemake,
+    snapshot,
+)
+
+pytestmark = pytest.mark.workflow
+
+BUNDLE_FILES = {*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE}
+
+
+def index(ws: Path) -> dict[str, dict[str, object]]:
+    doc = json.loads((ws / FIXTURES / "index.json").read_text())
+    bundles: dict[str, dict[str, object]] = doc["bundles"]
+    return bundles
+
+
+def bundle_of(ws: Path, scenario: str) -> str:
+    return next(b for b, e in index(ws).items() if e["scenario"] == scenario)
+
+
+def edit_config(ws: Path, where: tuple[str, ...], edit: dict[str, object]) -> None:
+    """Merge ``edit`` into the mapping at ``where`` in the workspace's config."""
+    path = ws / "config" / "scenarios.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    node = cfg
+    for key in where:
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+    node.update(edit)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_all_builds_the_enabled_bundles_and_they_validate(built: Path) -> None:
+    entries = index(built)
+    assert sorted(e["scenario"] for e in entries.values()) == ["bad_api_rollout", "normal_load"]
+    for bundle_id, entry in entries.items():
+        path = built / str(entry["path"])
+        assert path == built / FIXTURES / bundle_id
+        assert {p.name for p in path.iterdir()} == BUNDLE_FILES
+        assert validate(path) == []
+        manifest = json.loads((path / MANIFEST_FILE).read_text())
+        assert manifest["request"]["rps"] == 0.5
+        assert manifest["request"]["duration_minutes"] == 15
+        assert manifest["request"]["seed"] == entry["seed"] == 7
+
+
+def test_nothing_to_do_when_nothing_changed(built: Path) -> None:
+    res = snakemake(built, "-n")
+    assert res.returncode == 0, res.stdout
+    assert "Nothing to be done" in res.stdout
+    assert planned_jobs(built) == []
+
+
+def test_threshold_edit_reruns_only_that_bundles_label_and_manifest(workspace: Path) -> None:
+    bundle = bundle_of(workspace, "normal_load")
+    edit_config(workspace, ("scenarios", "normal_load"), {"threshold": 0.85})
+
+    planned = planned_jobs(workspace)
+    assert sorted(planned) == [
+        ("all", ""),
+        ("write_ground_truth", f"{FIXTURES}/{bundle}/{GROUND_TRUTH_FILE}"),
+        ("write_manifest", f"{FIXTURES}/{bundle}/{MANIFEST_FILE}"),
+    ]
+
+    streams = {
+        n: (workspace / FIXTURES / bundle / n).stat().st_mtime_ns for n in STREAM_FILES.values()
+    }
+    res = snakemake(workspace, "--cores", "2", "all")
+    assert res.returncode == 0, res.stdout
+    truth = json.loads((workspace / FIXTURES / bundle / GROUND_TRUTH_FILE).read_text())
+    assert truth["threshold_default"] == 0.85
+    assert validate(workspace / FIXTURES / bundle) == []
+    assert {n: (workspace / FIXTURES / bundle / n).stat().st_mtime_ns for n in streams} == streams
+    assert planned_jobs(workspace) == []
+
+
+BROKEN = {
+    "unknown scenario": (
+        {"no_such_scenario": {}},
+        ("scenarios",),
+        ["scenarios.no_such_scenario: unknown scenario", "normal_load"],
+    ),
+    "threshold 1.5": (
+        {"threshold": 1.5},
+        ("scenarios", "bad_api_rollout"),
+        ["scenarios.bad_api_rollout.threshold = 1.5", "allowed: 0.0..1.0"],
+    ),
+    "duration 5": (
+        {"duration_minutes": 5},
+        ("defaults",),
+        ["defaults.duration_minutes = 5", "allowed: 15..1440"],
+    ),
+    "unknown key": (
+        {"treshold": 0.8},
+        ("scenarios", "normal_load"),
+        ["scenarios.normal_load.treshold: unknown key", "threshold_override"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_config_fails_before_any_job_naming_the_key(workspace: Path, case: str) -> None:
+    edit, where, expected = BROKEN[case]
+    edit_config(workspace, where, edit)
+    before = snapshot(workspace / FIXTURES)
+
+    res = snakemake(workspace, "--cores", "2", "all")
+
+    assert res.returncode != 0
+    assert "invalid workflow configuration" in res.stdout
+    for text in expected:
+        assert text in res.stdout, res.stdout
+    assert not re.search(r"^(local)?rule ", res.stdout, re.MULTILINE), "a job ran"
+    assert snapshot(workspace / FIXTURES) == before
+
+
+def test_determinism_check_fails_on_a_hand_edit_then_passes(workspace: Path) -> None:
+    bundle = bundle_of(workspace, "bad_api_rollout")
+    stream = workspace / FIXTURES / bundle / STREAM_FILES["api"]
+    original = stream.read_bytes()
+    lines = original.split(b"\n")
+    lines[9] = lines[9][:40] + b" edited by hand"
+    stream.write_bytes(b"\n".join(lines))
+
+    res = snakemake(workspace, "--cores", "2", "determinism_check")
+    assert res.returncode != 0
+    report = (workspace / "results" / "determinism" / "report.txt").read_text()
+    assert report.startswith("determinism_check: FAILED (1 difference)")
+    first = report.split("first difference:\n", 1)[1].splitlines()[0].strip()
+    assert first.startswith(f"{FIXTURES}/{bundle}/{STREAM_FILES['api']}:10: ")
+    assert first.endswith("(line 10, column 41)")
+    assert "edited by hand" in report
+    assert f"{FIXTURES}/{bundle}/{STREAM_FILES['api']}:10" in res.stdout  # shown in the run too
+
+    stream.write_bytes(original)
+    res = snakemake(workspace, "--cores", "2", "determinism_check")
+    assert res.returncode == 0, res.stdout
+    report = (workspace / "results" / "determinism" / "report.txt").read_text()
+    assert report.startswith("determinism_check: OK")
+    assert not (workspace / "results" / "determinism" / "run1").exists()  # scratch removed
+
+
+def test_lint_passes_on_the_real_workflow() -> None:
+    res = snakemake(ROOT, "--lint")
+    assert res.returncode == 0, res.stdout
+    assert "Congratulations" in res.stdout
+
+
+def test_test_config_is_small() -> None:
+    # Keeps these tests quick: two short, quiet bundles.
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    enabled = [s for s, e in cfg["scenarios"].items() if (e or {}).get("enabled", True)]
+    assert len(enabled) == 2
+    assert cfg["defaults"]["duration_minutes"] == 15
+    assert cfg["defaults"]["rps"] <= 0.5
