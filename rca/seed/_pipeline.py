@@ -10,7 +10,7 @@ from typing import IO
 from . import scenarios
 from ._models import STREAM_FILES, GenerationRequest
 from ._rng import Rng
-from ._sim import ProbeResult, Request, Simulation, Tick
+from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick
 from ._sink import SignalHit, Sink
 from ._timefmt import US, from_datetime
 from ._topology import Stack, build_stack
@@ -94,9 +94,11 @@ def run_pass(
             for r in renderers:
                 r.probe(e)
         elif isinstance(e, Tick):
-            if e.chunk_start_us < end:
+            if e.chunk_start_us >= 0:
                 for r in renderers:
-                    r.background(e.chunk_start_us, min(e.t_us, end))
+                    r.background(e.chunk_start_us, min(e.chunk_start_us + CHUNK_US, end))
+            for r in renderers:
+                r.tick(e.t_us)
             for sink in sinks.values():
                 sink.flush_before(e.t_us)
     results = {}

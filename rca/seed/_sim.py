@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,8 @@ from ._topology import (
 )
 from .scenarios import Fact, Plan
 
-CHUNK_US = 60 * US  # fixed flush chunk: renderers write out everything older than a tick
+CHUNK_US = 60 * US  # fixed noise chunk: renderers add background lines a chunk at a time
+FLUSH_US = 5 * US  # sinks write out everything older than the sim clock this often
 NOISE_LEVEL = {"low": 0.4, "medium": 1.0, "high": 2.5}
 ROUTE_TIMEOUT_US = MESH_ROUTE_TIMEOUT_MS * 1000
 HIKARI_TIMEOUT_US = HIKARI_TIMEOUT_MS * 1000
@@ -120,10 +122,14 @@ class Request:
 
 @dataclass(slots=True)
 class Tick:
-    """Sim time has reached ``t_us``: nothing emitted later has a line before it."""
+    """Sim time has reached ``t_us``: nothing emitted later has a line before it.
+
+    A tick that starts a chunk (``chunk_start_us >= 0``) asks renderers for the background
+    noise of ``[t_us, t_us + CHUNK_US)`` first; its lines lie ahead of the clock.
+    """
 
     t_us: int
-    chunk_start_us: int
+    chunk_start_us: int = -1
 
 
 @dataclass(slots=True)
@@ -174,6 +180,17 @@ class Simulation:
         self._probe_fail: dict[str, int] = {}
         self._probe_unready: dict[str, int | None] = {}  # pod -> since (None: ready)
         self._exemplars: set[str] = set()
+        # Instants at which some pod's readiness can change (for the routing cache).
+        marks: set[int] = set()
+        for p in stack.api_pods:
+            for c in p.containers:
+                marks.update(x for x in (c.start_us, c.ready_us, c.end_us) if x is not None)
+            if p.deleted_us is not None:
+                marks.add(p.deleted_us)
+        self._lifecycle = sorted(marks)
+        self._route_cache: list[Pod] = []
+        self._route_from = 1 << 62
+        self._route_until = 0
         self._endpoint_pick = WeightedPicker([(e, e.weight) for e in cat.ENDPOINTS])
         self._static_pick = WeightedPicker(
             [(a, w) for a, w in zip(cat.STATIC_ASSETS, (30, 14, 14, 12, 6, 6), strict=True)]
@@ -220,7 +237,7 @@ class Simulation:
         scale = self._rate_scale()
         jitter_sigma = 0.12
         jitter_median = math.exp(-(jitter_sigma**2) / 2)
-        next_tick = self.start + CHUNK_US
+        self._next_tick = self.start
         step_start = self.start
         while step_start < self.end:
             step_end = min(step_start + self.res, self.end)
@@ -232,17 +249,13 @@ class Simulation:
             while t < step_end:
                 while self._heap and self._heap[0][0] <= t:
                     yield from self._pop()
-                while t >= next_tick:
-                    yield Tick(next_tick, next_tick - CHUNK_US)
-                    next_tick += CHUNK_US
+                if t >= self._next_tick:
+                    yield from self._ticks(t)
                 yield from self._arrival(t)
                 t += max(1, int(rng.exponential(mean_gap_us)))
             step_start = step_end
         while self._heap and self._heap[0][0] < self.end:
-            t = self._heap[0][0]
-            while t >= next_tick:
-                yield Tick(next_tick, next_tick - CHUNK_US)
-                next_tick += CHUNK_US
+            yield from self._ticks(self._heap[0][0])
             yield from self._pop()
         # Requests still open at the end resolve in the heap; drain what belongs to them.
         while self._heap:
@@ -251,10 +264,16 @@ class Simulation:
                 yield from self._pop()
             else:
                 heapq.heappop(self._heap)
-        while next_tick <= self.end:
-            yield Tick(next_tick, next_tick - CHUNK_US)
-            next_tick += CHUNK_US
-        yield Tick(self.end + 3600 * US, next_tick - CHUNK_US)
+        yield from self._ticks(self.end)
+        yield Tick(self.end + 3600 * US)
+
+    def _ticks(self, t: int) -> Iterator[Tick]:
+        """Every flush tick up to ``t``; chunk boundaries start a chunk."""
+        while self._next_tick <= t:
+            tick = self._next_tick
+            on_chunk = (tick - self.start) % CHUNK_US == 0 and tick < self.end
+            yield Tick(tick, tick if on_chunk else -1)
+            self._next_tick = tick + FLUSH_US
 
     def _pop(self) -> Iterator[Emission]:
         t, _, kind, payload = heapq.heappop(self._heap)
@@ -272,34 +291,36 @@ class Simulation:
     def _new_request(self, t: int, kind: str) -> Request:
         n = self._n
         self._n += 1
-        rng = self.rng
+        random = self.rng.random
         ids = self.ids.hex("req", n, 32)  # one digest: request id, then trace id
+        nets, agents, referers = CLIENT_NETS, cat.BROWSER_AGENTS, cat.PAGE_REFERERS
         return Request(
             n=n,
             t_us=t,
             request_id=ids[:32],
             trace_id=ids[32:],
             kind=kind,
-            client_ip=f"{rng.pick(CLIENT_NETS)}{rng.between(2, 254)}",
-            user_agent=rng.pick(cat.BROWSER_AGENTS),
-            referer=rng.pick(cat.PAGE_REFERERS),
+            client_ip=f"{nets[int(random() * len(nets))]}{2 + int(random() * 253)}",
+            user_agent=agents[int(random() * len(agents))],
+            referer=referers[int(random() * len(referers))],
             method="GET",
             path="/",
         )
 
     def _arrival(self, t: int) -> Iterator[Emission]:
         rng = self.rng
-        if rng.chance(0.36):
+        random = rng.random
+        if random() < 0.36:
             r = self._new_request(t, "static")
             (path, size) = self._static_pick(rng)
             r.path = path
             if path == "/":
-                r.referer = "-" if rng.chance(0.5) else "https://www.example.com/search"
-            if path != "/" and rng.chance(0.3):
+                r.referer = "-" if random() < 0.5 else "https://www.example.com/search"
+            if path != "/" and random() < 0.3:
                 r.status, r.body_bytes = 304, 0
             else:
                 r.status, r.body_bytes = 200, size
-            r.end_us = t + int(rng.exponential(600)) + 40
+            r.end_us = t + int(-600 * math.log(1.0 - random())) + 40
             yield r
             return
         r = self._new_request(t, "api")
@@ -307,28 +328,42 @@ class Simulation:
         r.endpoint = ep
         r.method = ep.method
         r.request_bytes = ep.request_bytes
-        customer = str(rng.between(1000, 98_000))
-        r.params = {
-            "customer": customer,
-            "order": str(rng.between(100_000, 940_000)),
-            "page": str(min(int(rng.exponential(0.7)), 9)),
-            "category": rng.pick(cat.CATEGORIES),
+        categories = cat.CATEGORIES
+        r.params = params = {
+            "customer": str(1000 + int(random() * 97_001)),
+            "order": str(100_000 + int(random() * 840_001)),
+            "page": str(min(int(-0.7 * math.log(1.0 - random())), 9)),
+            "category": categories[int(random() * len(categories))],
         }
-        r.path = ep.template.format(**r.params)
-        r.mesh_start_us = t + 180 + rng.below(120)
-        yield from self._try(r, r.mesh_start_us + 350 + rng.below(300), 0)
+        r.path = ep.template.format_map(params)
+        r.mesh_start_us = t + 180 + int(random() * 120)
+        yield from self._try(r, r.mesh_start_us + 350 + int(random() * 300), 0)
 
     def _routable(self, t: int) -> list[Pod]:
-        """Pods the sidecar still has as healthy endpoints (it learns of changes late)."""
+        """Pods the sidecar still has as healthy endpoints (it learns of changes late).
+
+        The answer only changes at lifecycle instants (known from the plan) and when a
+        probe flips readiness, so it is cached until the next such instant.
+        """
         seen = t - EDS_LAG_US
+        if self._route_from <= seen < self._route_until:
+            return self._route_cache
         out = []
+        until = (
+            self._lifecycle[bisect_right(self._lifecycle, seen)]
+            if (self._lifecycle and self._lifecycle[-1] > seen)
+            else 1 << 62
+        )
         for p in self.stack.api_pods:
+            since = self._probe_unready.get(p.name)
+            if since is not None and since > seen:
+                until = min(until, since)
             if not p.ready_at(seen):
                 continue
-            since = self._probe_unready.get(p.name)
             if since is not None and since <= seen:
                 continue
             out.append(p)
+        self._route_cache, self._route_from, self._route_until = out, seen, until
         return out
 
     def _try(self, r: Request, t: int, tries: int) -> Iterator[Emission]:
@@ -372,11 +407,13 @@ class Simulation:
         if c is None:  # endpoint still listed but the container is gone: refused
             return Attempt(pod, None, t, t + 200 + rng.below(900), 0, "refused")
         plan = self.plan
-        pre = int(rng.lognormal(1_100, 0.4) * plan.cpu_time(t, pod))
+        cpu = plan.cpu_time(t, pod)
+        lognormal = rng.lognormal
+        pre = int(lognormal(1_100, 0.4) * cpu)
         acquire = t + pre
         q: Query = ep.query
-        db_us = int(rng.lognormal(q.median_ms * 1000, q.sigma) * plan.db_time(acquire, q.key))
-        post = int(rng.lognormal(ep.cpu_ms * 1000, 0.5) * plan.cpu_time(t, pod))
+        db_us = int(lognormal(q.median_ms * 1000, q.sigma) * plan.db_time(acquire, q.key))
+        post = int(lognormal(ep.cpu_ms * 1000, 0.5) * cpu)
         pool = self._pool(pod, c)
         wait, waiting = self._acquire(pool, acquire, db_us + post)
         a = Attempt(pod, c, t, 0, 200, "ok", pool_waiting=waiting)
@@ -416,9 +453,9 @@ class Simulation:
     def _body_bytes(self, r: Request, a: Attempt) -> int:
         ep = r.endpoint
         assert ep is not None
-        if a.status in (200, 201):
+        if a.status == 200 or a.status == 201:
             low, high = ep.body_bytes
-            return low + self.rng.below(high - low)
+            return low + int(self.rng.random() * (high - low))
         if a.status == 401 or a.status == 0:
             return 0
         # Spring Boot's default error JSON; its length depends on the status and path.
@@ -431,6 +468,8 @@ class Simulation:
         return len(body)
 
     def _mark_exemplar(self, r: Request, a: Attempt) -> None:
+        if r.exemplar is not None or (a.outcome == "ok" and a.db_us <= 1_000_000):
+            return  # the common case: nothing new to mark
         kinds = []
         if a.outcome in ("pool_timeout", "npe", "killed", "refused"):
             kinds.append(a.outcome)
@@ -564,12 +603,14 @@ class Simulation:
             self._probe_fail[pod.name] = 0
             if self._probe_unready.get(pod.name) is not None:
                 self._probe_unready[pod.name] = None
+                self._route_until = 0
                 became = "ready"
         else:
             fails = self._probe_fail.get(pod.name, 0) + 1
             self._probe_fail[pod.name] = fails
             if fails == PROBE_FAILURE_THRESHOLD and t >= c.ready_us:
                 self._probe_unready[pod.name] = t
+                self._route_until = 0
                 became = "not ready"
         if not ok or became:
             yield ProbeResult(t, pod, ok, output, became)

@@ -50,6 +50,14 @@ def test_every_stream_is_in_time_order(bundle: Bundle) -> None:
     assert [i for i in range(1, len(ends)) if ends[i] < ends[i - 1] - MS] == []
 
 
+def test_new_postgres_backends_get_increasing_pids(bundle: Bundle) -> None:
+    # Linux hands out PIDs in increasing order (no wrap within a window): a backend forked
+    # later has a larger PID than one forked earlier.
+    pids = [int(m["pid"]) for _, m in bundle.db if "connection received:" in m.string]
+    assert pids, "every bundle opens some connections"
+    assert [i for i in range(1, len(pids)) if pids[i] <= pids[i - 1]] == []
+
+
 # ------------------------------------------------------------------ nginx <-> Envoy
 def test_every_mesh_request_is_an_nginx_request_with_the_same_outcome(bundle: Bundle) -> None:
     assert len(bundle.mesh_by_rid) == len(bundle.mesh), "duplicate request ids in mesh"

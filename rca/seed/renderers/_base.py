@@ -51,5 +51,8 @@ class Renderer:
     def probe(self, p: ProbeResult) -> None:
         """A readiness probe that failed or flipped readiness."""
 
+    def tick(self, t_us: int) -> None:
+        """The sim clock reached ``t_us``; lines before it are about to be written."""
+
     def background(self, t0_us: int, t1_us: int) -> None:
-        """Stream-local noise for ``[t0, t1)``; called once per chunk, in order."""
+        """Stream-local noise for ``[t0, t1)``; called once per chunk, at its start."""

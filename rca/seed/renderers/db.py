@@ -158,7 +158,6 @@ class DbRenderer(Renderer):
         ep = r.endpoint
         assert ep is not None
         q = ep.query
-        self._advance(r.t_us)
         for i, a in enumerate(r.attempts):
             if a.db_us < SLOW_US and a.outcome != "conflict":
                 continue  # below log_min_duration_statement and not an error: not logged
@@ -304,12 +303,14 @@ class DbRenderer(Renderer):
                 self.out.add(t + dt, text, keys)
 
     # ------------------------------------------------------------------ noise
+    def tick(self, t_us: int) -> None:
+        self._advance(t_us)
+
     def background(self, t0_us: int, t1_us: int) -> None:
         while self._next_checkpoint < t1_us:
             t = self._next_checkpoint
             self._checkpoint(t)
             self._next_checkpoint = t + 300_000_000
-        self._advance(t1_us)
 
     def _checkpoint(self, t: int) -> None:
         rng = self.rng

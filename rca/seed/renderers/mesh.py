@@ -10,6 +10,7 @@ written when the stream completes, so lines are ordered by completion, not start
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from .. import _timefmt as tf
 from .._sim import Request
@@ -30,6 +31,12 @@ def _q(value: str | None) -> str:
     return "null" if value is None else f'"{value}"'
 
 
+@lru_cache(maxsize=64)
+def _agent(value: str) -> str:
+    """User agents repeat: escape each distinct one once."""
+    return _s(value)
+
+
 def _s(value: str | None) -> str:
     """A JSON value: null, or a string (escaped only when it needs escaping)."""
     if value is None:
@@ -45,12 +52,12 @@ class MeshRenderer(Renderer):
     def request(self, r: Request) -> None:
         if r.kind != "api":
             return
-        rng = self.rng
+        random = self.rng.random
         web_ip = self.ctx.stack.web_pod.ip
         cluster_ip = self.ctx.stack.api_cluster_ip
         duration = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)
         upstream_local = (
-            None if r.upstream_host is None else f"{web_ip}:{rng.between(33000, 60999)}"
+            None if r.upstream_host is None else f"{web_ip}:{33000 + int(random() * 28000)}"
         )
         ust = None if r.upstream_service_ms is None else str(r.upstream_service_ms)
         line = (
@@ -60,7 +67,7 @@ class MeshRenderer(Renderer):
             f'"bytes_sent":{r.mesh_bytes_sent},'
             '"connection_termination_details":null,'
             f'"downstream_local_address":"{cluster_ip}:{API_PORT}",'
-            f'"downstream_remote_address":"{web_ip}:{rng.between(33000, 60999)}",'
+            f'"downstream_remote_address":"{web_ip}:{33000 + int(random() * 28000)}",'
             f'"duration":{duration},'
             f'"method":"{r.method}",'
             f'"path":{_s(r.path)},'
@@ -77,7 +84,7 @@ class MeshRenderer(Renderer):
             f'"upstream_local_address":{_q(upstream_local)},'
             f'"upstream_service_time":{_q(ust)},'
             f'"upstream_transport_failure_reason":{_q(r.transport_failure)},'
-            f'"user_agent":{_s(r.user_agent)},'
+            f'"user_agent":{_agent(r.user_agent)},'
             f'"x_forwarded_for":"{r.client_ip}"'
             "}"
         )

@@ -1,0 +1,1 @@
+"""Speed-and-scale benchmarks of the bundle generator (issue 6). Run ``python -m benchmarks``."""

@@ -1,0 +1,217 @@
+"""One measured operation, run in a fresh interpreter by the harness.
+
+``python -m benchmarks.worker '<json spec>'`` (or ``@spec.json``) performs exactly one operation and prints
+one JSON object on its last stdout line. The harness (the parent) measures the whole
+process's wall time and takes its peak RSS from ``os.wait4``; this side reports the
+in-process time of the operation alone (imports excluded), so both are available.
+
+Operations (``spec["op"]``):
+
+* ``import``  - import the generator's public module and stop (interpreter + import floor);
+* ``bundle``  - ``generate_bundle(request, out)``: the end-to-end public API (with
+  ``profile_out``, under cProfile, imports excluded);
+* ``stream``  - ``generate_stream(request, stream, path)``: one stream alone;
+* ``sim``     - ``run_pass(request, ())``: the shared simulation with no renderer at all;
+* ``chunks``  - ``run_pass`` with recording outputs: the exact sequence of write sizes a
+  bundle makes (untimed; it feeds the raw-write floor);
+* ``rawwrite`` - write a recorded sequence of chunk sizes to fresh files (the I/O floor);
+* ``faker``   - N lines from faker-observability-provider, written in 512-line chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CHUNK_LINES = 512  # the generator's sink writes once >= 512 entries are buffered
+
+
+def _files_info(directory: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def _count_lines(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                total += block.count(b"\n")
+    return total
+
+
+def op_import(spec: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import rca.seed.mock_incident_generator  # noqa: F401
+
+    return {"import_s": time.perf_counter() - t0}
+
+
+def op_bundle(spec: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from rca.seed.mock_incident_generator import STREAM_FILES, generate_bundle
+
+    profiler = None
+    if spec.get("profile_out"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t1 = time.perf_counter()
+    path = generate_bundle(spec["request"], spec["out"])
+    t2 = time.perf_counter()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(spec["profile_out"])
+    files = _files_info(path)
+    # Lines from the manifest (cheap), so "process s" is not inflated by re-reading output.
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        by_file = {a["file"]: a["line_count"] for a in manifest["artifacts"]}
+        lines = sum(by_file[name] for name in STREAM_FILES.values())
+    except (OSError, KeyError, ValueError):
+        lines = _count_lines([path / name for name in STREAM_FILES.values()])
+    return {
+        "import_s": t1 - t0,
+        "seconds": t2 - t1,
+        "files": files,
+        "bytes": sum(files.values()),
+        "stream_bytes": sum(files[name] for name in STREAM_FILES.values()),
+        # lines of the five log streams (what "lines/s" counts); label/manifest excluded
+        "lines": lines,
+        "bundle_dir": str(path),
+    }
+
+
+def op_stream(spec: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from rca.seed.mock_incident_generator import generate_stream
+
+    t1 = time.perf_counter()
+    res = generate_stream(spec["request"], spec["stream"], spec["out"])
+    t2 = time.perf_counter()
+    return {
+        "import_s": t1 - t0,
+        "seconds": t2 - t1,
+        "bytes": res.bytes,
+        "lines": res.lines,
+        "records": res.records,
+    }
+
+
+def op_sim(spec: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from rca.seed._pipeline import run_pass
+    from rca.seed.mock_incident_generator import make_request
+
+    req = make_request(**spec["request"])
+    t1 = time.perf_counter()
+    run_pass(req, ())
+    t2 = time.perf_counter()
+    return {"import_s": t1 - t0, "seconds": t2 - t1}
+
+
+class _Recorder:
+    """A write-only 'file' that remembers the size of each write, in global order."""
+
+    def __init__(self, index: int, log: list[list[int]]) -> None:
+        self.index = index
+        self.log = log
+
+    def write(self, data: bytes) -> int:
+        self.log.append([self.index, len(data)])
+        return len(data)
+
+
+def op_chunks(spec: dict[str, Any]) -> dict[str, Any]:
+    from rca.seed._pipeline import run_pass
+    from rca.seed.mock_incident_generator import STREAMS, make_request
+
+    req = make_request(**spec["request"])
+    log: list[list[int]] = []
+    outputs: Any = {s: _Recorder(i, log) for i, s in enumerate(STREAMS)}
+    run_pass(req, STREAMS, outputs)
+    return {"files": len(STREAMS), "chunks": log, "bytes": sum(size for _, size in log)}
+
+
+def op_rawwrite(spec: dict[str, Any]) -> dict[str, Any]:
+    """Write the recorded chunk sizes, in order, to ``n_files`` fresh files under ``out``."""
+    chunks: list[list[int]] = spec["chunks"]
+    n_files: int = spec["n_files"]
+    out = Path(spec["out"])
+    biggest = max((size for _, size in chunks), default=0)
+    line = b"x" * 199 + b"\n"  # ASCII payload; built before timing, never counted
+    payload = memoryview((line * (biggest // len(line) + 1))[:biggest])
+    t1 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    files = [open(out / f"f{i}", "wb") for i in range(n_files)]  # noqa: SIM115
+    try:
+        for index, size in chunks:
+            files[index].write(payload[:size])
+    finally:
+        for f in files:
+            f.close()
+    t2 = time.perf_counter()
+    return {"seconds": t2 - t1, "bytes": sum(size for _, size in chunks), "writes": len(chunks)}
+
+
+def op_faker(spec: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from importlib.metadata import version
+
+    from faker import Faker  # type: ignore[import-not-found, unused-ignore]
+    from faker_observability import ObservabilityProvider  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+    fake = Faker()
+    fake.add_provider(ObservabilityProvider)
+    Faker.seed(spec.get("seed", 0))
+    fmt = spec["format"]
+    n = int(spec["lines"])
+    log_line = fake.log_line
+    t1 = time.perf_counter()
+    written = 0
+    with open(spec["out"], "wb") as f:
+        left = n
+        while left > 0:
+            k = min(CHUNK_LINES, left)
+            data = ("\n".join([log_line(fmt) for _ in range(k)]) + "\n").encode()
+            f.write(data)
+            written += len(data)
+            left -= k
+    t2 = time.perf_counter()
+    return {
+        "import_s": t1 - t0,
+        "seconds": t2 - t1,
+        "bytes": written,
+        "lines": n,
+        "version": version("faker-observability-provider"),
+        "faker_version": version("faker"),
+    }
+
+
+OPS = {
+    "import": op_import,
+    "bundle": op_bundle,
+    "stream": op_stream,
+    "sim": op_sim,
+    "chunks": op_chunks,
+    "rawwrite": op_rawwrite,
+    "faker": op_faker,
+}
+
+
+def main(argv: list[str]) -> int:
+    arg = argv[0]
+    spec = json.loads(Path(arg[1:]).read_text()) if arg.startswith("@") else json.loads(arg)
+    result = OPS[spec["op"]](spec)
+    result["pid"] = os.getpid()
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
