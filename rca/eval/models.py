@@ -12,6 +12,7 @@ Two report shapes are accepted (see :mod:`rca.eval.scoring` for the rules):
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,16 +44,7 @@ ReasonCode = Literal[
     "NO_REPORT",
     "INVALID_REPORT",
 ]
-REASON_CODES: tuple[ReasonCode, ...] = (
-    "ROOT_CAUSE_MISMATCH",
-    "CONFIDENCE_BELOW_THRESHOLD",
-    "NO_EVIDENCE",
-    "EVIDENCE_NOT_IN_BUNDLE",
-    "FALSE_ALARM",
-    "MISSED_INCIDENT",
-    "NO_REPORT",
-    "INVALID_REPORT",
-)
+REASON_CODES: tuple[ReasonCode, ...] = typing.get_args(ReasonCode)
 
 
 class _Lenient(BaseModel):
