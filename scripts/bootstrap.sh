@@ -2,13 +2,16 @@
 # Set up everything the project needs, idempotently and quietly:
 #   * .venv with Python >= 3.11 and `-e .[dev]` pinned by requirements/constraints.txt,
 #     reinstalled only when pyproject.toml / the constraints / the interpreter change;
-#   * the Debian tools the tests run for real (goaccess, pgbadger), if missing.
+#   * the Debian tools the tests run for real (goaccess, pgbadger; chromium renders the
+#     Snakemake report), if missing.
 #
 # Usage: scripts/bootstrap.sh              set up (prints nothing when all is in place)
 #        scripts/bootstrap.sh --refreeze   re-resolve the newest versions and rewrite
 #                                          requirements/constraints.txt, then set up
 # Env:   PYTHON=python3.12   interpreter used to create .venv (default: python3)
 #        RCA_SKIP_APT=1      never touch apt (the realtools tests then skip, or fail under CI)
+#        RCA_WITH_SLURM=1    also install Debian's slurm-wlm + munge now (the slurm tests
+#                            otherwise install them on first use: scripts/local_slurm.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +20,7 @@ cd "$ROOT"
 VENV=.venv
 CONSTRAINTS=requirements/constraints.txt
 STAMP="$VENV/.bootstrap-stamp"
-APT_PACKAGES=(goaccess pgbadger)
+APT_PACKAGES=(goaccess pgbadger chromium)  # package name == binary name
 PYTHON="${PYTHON:-python3}"
 
 note() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -153,10 +156,13 @@ refreeze() {
 case "${1:-}" in
     "") ;;
     --refreeze) refreeze ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
 esac
 
 ensure_venv
 ensure_python_deps
 ensure_apt_tools
+if [[ "${RCA_WITH_SLURM:-}" == 1 && "${RCA_SKIP_APT:-}" != 1 ]]; then
+    bash scripts/local_slurm.sh install
+fi

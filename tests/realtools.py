@@ -49,8 +49,10 @@ __all__ = [
     "validate_mesh_jsonl",
 ]
 
-# Binaries the ``realtools`` pytest marker may ask for (Debian package == binary name).
-REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger")
+# Binaries the ``realtools`` pytest marker may ask for (Debian package == binary name);
+# installed by scripts/bootstrap.sh. chromium renders the Snakemake report
+# (tests/workflow/test_report.py).
+REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger", "chromium")
 
 # ---------------------------------------------------------------------------- nginx
 

@@ -36,9 +36,14 @@ def planned_jobs(workspace: Path) -> list[tuple[str, str]]:
     """(rule, output) of every job ``snakemake -n`` would run, `all` included."""
     res = snakemake(workspace, "-n")
     assert res.returncode == 0, res.stdout
+    return jobs_in(res.stdout)
+
+
+def jobs_in(log: str) -> list[tuple[str, str]]:
+    """(rule, output) of every job a Snakemake run (or dry run) printed, `all` included."""
     jobs: list[tuple[str, str]] = []
     rule = None
-    for line in res.stdout.splitlines():
+    for line in log.splitlines():
         if line.startswith(("rule ", "localrule ")):
             rule = line.split()[1].rstrip(":")
             if rule == "all":
@@ -69,3 +74,13 @@ def new_workspace(path: Path) -> Path:
     (path / "config").mkdir()
     shutil.copy2(TEST_CONFIG, path / "config" / "scenarios.yaml")
     return path
+
+
+TEST_SUITES = ROOT / ".test" / "config" / "suites.yaml"
+
+
+def suite_workspace(path: Path, suites: Path = TEST_SUITES) -> Path:
+    """A workspace whose config/suites.yaml is ``suites`` (default: the tiny test suites)."""
+    ws = new_workspace(path)
+    shutil.copy2(suites, ws / "config" / "suites.yaml")
+    return ws

@@ -77,9 +77,11 @@ def test_threshold_edit_reruns_only_that_bundles_label_and_manifest(workspace: P
     bundle = bundle_of(workspace, "normal_load")
     edit_config(workspace, ("scenarios", "normal_load"), {"threshold": 0.85})
 
+    # ... and the bundle's timeline (results/, not a fixture), which reads the label.
     planned = planned_jobs(workspace)
     assert sorted(planned) == [
         ("all", ""),
+        ("plot_bundle", f"results/plots/{bundle}.png"),
         ("write_ground_truth", f"{FIXTURES}/{bundle}/{GROUND_TRUTH_FILE}"),
         ("write_manifest", f"{FIXTURES}/{bundle}/{MANIFEST_FILE}"),
     ]

@@ -37,11 +37,16 @@ os.environ.update(
 )
 
 
+# Keys given with `--config KEY=VALUE` that choose what to build (suites.smk), not part of
+# config/scenarios.yaml: left out of its validation.
+RUN_OPTIONS = ("suite",)
+
+
 def _validated_config():
     """Validate the loaded config once, at parse time: a bad file fails before any job."""
     source = ", ".join(str(f) for f in workflow.configfiles) or "the configuration"
     try:
-        return parse_config(config, source)
+        return parse_config({k: v for k, v in config.items() if k not in RUN_OPTIONS}, source)
     except ConfigError as exc:
         raise WorkflowError(str(exc)) from None
 
@@ -119,3 +124,133 @@ def bundle_dir(wildcards, output):
 def index_text(wildcards):
     """The fixture index (bundle id -> scenario, seed, time anchor, path) as JSON text."""
     return fixture_index(BUNDLES.values(), FIXTURES)
+
+
+# ---------------------------------------------------------------------- plots (report.smk)
+def _viz_code():
+    """The plotting code a timeline's pixels depend on (rca/viz/*.py)."""
+    import rca.viz
+
+    cwd = Path.cwd()
+    files = sorted(Path(rca.viz.__file__).parent.glob("*.py"))
+    return [str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p) for p in files]
+
+
+PLOT_CODE = _viz_code()
+
+
+def plot_files():
+    """Every configured bundle's timeline (results/, git-ignored; never in the fixtures)."""
+    return [f"results/plots/{b}.png" for b in sorted(BUNDLES)]
+
+
+def bundle_scenario(wildcards):
+    """The scenario of bundle {bundle}: the report's subcategory and caption selector."""
+    return _bundle(wildcards).scenario
+
+
+def plot_labels(wildcards):
+    """The columns of the report's result table."""
+    return {"bundle": wildcards.bundle, "scenario": bundle_scenario(wildcards)}
+
+
+def plot_bundle_dir(wildcards, input):
+    """The fixture directory a plot is drawn from."""
+    return os.path.dirname(input.manifest)
+
+
+# ---------------------------------------------------------------------- suites (suites.smk)
+# config/suites.yaml is read only when a suite job is planned (input functions below), so
+# the fixture targets never depend on it. `--config suite=NAME` picks the `suite` target's
+# suite; any declared suite can also be asked for by its files (results/suites/NAME/...).
+import functools
+import json
+
+from rca.suites import (
+    BUNDLE_FILES as SUITE_BUNDLE_FILES,
+    DEFAULT_SUITE,
+    DEFAULT_SUITES_FILE,
+    NOISE_PROFILES,
+    SUITES_ROOT,
+    load_suites,
+)
+
+SUITE = str(config.get("suite", DEFAULT_SUITE))
+SUITES_FILE = str(DEFAULT_SUITES_FILE)
+
+
+@functools.cache
+def _suites():
+    try:
+        return load_suites(SUITES_FILE)
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+@functools.cache
+def _suite_bundles(name):
+    """(noise profile, bundle id) -> SuiteBundle of suite `name`, in suite order."""
+    suites = _suites()
+    if name not in suites.suites:
+        raise WorkflowError(
+            f"suite={name!r} is not declared in {SUITES_FILE}; declared suites: "
+            f"{', '.join(suites.suites)} (choose one with --config suite=NAME)"
+        )
+    return {(b.noise_profile, b.bundle_id): b for b in suites.bundles(name)}
+
+
+def _suite_bundle(wildcards):
+    bundles = _suite_bundles(wildcards.suite)
+    key = (wildcards.noise, wildcards.bundle)
+    if key not in bundles:
+        raise WorkflowError(
+            f"{SUITES_ROOT}/{wildcards.suite}/{wildcards.noise}/{wildcards.bundle} is not a "
+            f"bundle of suite {wildcards.suite} (list them: python -m rca.suites "
+            f"{SUITES_FILE} {wildcards.suite})"
+        )
+    return bundles[key]
+
+
+# Named with --config suite=NAME: check the file and the name now, before any job runs.
+if "suite" in config:
+    _suite_bundles(SUITE)
+
+
+def suite_bundle_files():
+    """Output patterns of one suite bundle: every file of the bundle directory."""
+    root = f"{SUITES_ROOT}/{{suite}}/{{noise}}/{{bundle}}"
+    return [f"{root}/{name}" for name in SUITE_BUNDLE_FILES]
+
+
+def suite_target(wildcards):
+    """The `suite` target: the index of the suite chosen with --config suite=NAME."""
+    _suite_bundles(SUITE)  # an undeclared suite fails here, naming the declared ones
+    return [f"{SUITES_ROOT}/{SUITE}/index.csv", f"{SUITES_ROOT}/{SUITE}/index.json"]
+
+
+def suite_manifests(wildcards):
+    """Every bundle of suite {suite}, by its manifest (written last, with the rest)."""
+    return [f"{b.path}/{MANIFEST_FILE}" for b in _suite_bundles(wildcards.suite).values()]
+
+
+def suite_bundle_code(wildcards):
+    """Code the whole bundle depends on: shared core, its scenario, every renderer."""
+    return code_inputs(_suite_bundle(wildcards).scenario)
+
+
+def suite_bundle_request(wildcards):
+    """CLI flags of the bundle's whole request (scenario, seed, noise profile included)."""
+    return _suite_bundle(wildcards).cli_args()
+
+
+def suite_bundle_parent(wildcards):
+    """The generator's --out: it writes <parent>/<bundle id>/."""
+    return _suite_bundle(wildcards).parent
+
+
+def suite_index_spec(wildcards):
+    """JSON text: the suite's name, description and its bundles' identities, in order."""
+    suite = _suites().suites[wildcards.suite]
+    entries = [b.identity() for b in _suite_bundles(wildcards.suite).values()]
+    doc = {"suite": wildcards.suite, "description": suite.description, "bundles": entries}
+    return json.dumps(doc, sort_keys=True)

@@ -1,0 +1,161 @@
+"""`rca-mock plot`: a 1600x900 PNG timeline that is not blank, with the label drawn on it
+(the incident window shaded, the first signal a red dashed line)."""
+
+from __future__ import annotations
+
+import colorsys
+import math
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pytest
+from PIL import Image
+
+from rca.cli import main
+from rca.seed.mock_incident_generator import (
+    GROUND_TRUTH_FILE,
+    GroundTruth,
+    generate_bundle,
+)
+
+RCA_MOCK = Path(sys.executable).parent / "rca-mock"
+SIZE = (1600, 900)
+REQUEST = {
+    "scenario": "bad_api_rollout",
+    "seed": 7,
+    "time_anchor": "2026-11-26T05:00:00Z",
+    "duration_minutes": 15,
+    "noise_profile": "low",
+    "rps": 0.5,
+    "api_replicas": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_bundle(REQUEST, tmp_path_factory.mktemp("labelled"))
+
+
+@pytest.fixture(scope="module")
+def unlabelled(labelled: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same bundle without its ground_truth.json."""
+    copy = tmp_path_factory.mktemp("unlabelled") / labelled.name
+    shutil.copytree(labelled, copy, ignore=shutil.ignore_patterns(GROUND_TRUTH_FILE))
+    return copy
+
+
+def rgb(path: Path) -> Image.Image:
+    image = Image.open(path)
+    assert image.format == "PNG"
+    return image.convert("RGB")
+
+
+def draw(bundle: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Image.Image, Any]:
+    """`rca-mock plot BUNDLE --out OUT` in process; the PNG and the figure it saved."""
+    figures: list[Any] = []
+    close = plt.close
+
+    def keep(fig: Any = None) -> None:
+        figures.append(fig)
+        close(fig)
+
+    monkeypatch.setattr(plt, "close", keep)
+    assert main(["plot", str(bundle), "--out", str(out)]) == 0
+    assert len(figures) == 1
+    return rgb(out), figures[0]
+
+
+def non_white_share(image: Image.Image, box: tuple[int, int, int, int]) -> float:
+    region = image.crop(box)
+    pixels = list(region.get_flattened_data())
+    return sum(1 for p in pixels if min(p) < 248) / len(pixels)
+
+
+def red_pixels(image: Image.Image, box: tuple[int, int, int, int]) -> int:
+    """Pixels of the label's red (#d62728), however anti-aliased: strong red, little else."""
+    return sum(
+        1 for r, g, b in image.crop(box).get_flattened_data() if r > 170 and g < 110 and b < 110
+    )
+
+
+def x_pixel(ax: Any, at: str) -> float:
+    """The image column of instant ``at`` (RFC 3339) on an axes."""
+    naive = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+    x, _ = ax.transData.transform((mdates.date2num([naive])[0], 0.0))
+    return float(x)
+
+
+def inner_rows(ax: Any, height: int) -> tuple[int, int]:
+    """Image rows inside an axes' frame (display y grows upwards, image rows downwards)."""
+    box = ax.get_window_extent()
+    return height - math.floor(box.y1) + 3, height - math.ceil(box.y0) - 3
+
+
+def test_cli_writes_a_1600x900_png_that_is_not_blank(labelled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "timeline.png"
+    res = subprocess.run(
+        [str(RCA_MOCK), "plot", str(labelled), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(out)
+    image = rgb(out)
+    assert image.size == SIZE
+    counts = Counter(image.get_flattened_data())
+    background = counts.most_common(1)[0][1]
+    assert 1 - background / (SIZE[0] * SIZE[1]) > 0.05  # lines, bars, text, shading
+    assert len(counts) > 200
+    saturated = sum(
+        n
+        for p, n in counts.items()
+        if (hsv := colorsys.rgb_to_hsv(*(c / 255 for c in p)))[1] > 0.4 and hsv[2] > 0.3
+    )
+    assert saturated > 2000  # the coloured series of five layers
+
+
+def test_the_label_is_drawn_over_the_timeline(
+    labelled: Path, unlabelled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    truth = GroundTruth.model_validate_json((labelled / GROUND_TRUTH_FILE).read_bytes())
+    window, first = truth.incident_window, truth.first_signal
+    assert truth.incident and window is not None and first is not None
+    end = window.recovery or window.peak
+    with_label, fig_l = draw(labelled, tmp_path / "labelled.png", monkeypatch)
+    without, fig_u = draw(unlabelled, tmp_path / "unlabelled.png", monkeypatch)
+    assert with_label.size == without.size == SIZE
+
+    for panel, (ax_l, ax_u) in enumerate(zip(fig_l.axes, fig_u.axes, strict=True)):
+        shares = []
+        for image, ax in ((with_label, ax_l), (without, ax_u)):
+            top, bottom = inner_rows(ax, image.height)
+            left = math.ceil(x_pixel(ax, window.onset)) + 3
+            right = math.floor(x_pixel(ax, end)) - 3
+            assert right - left > 20, (panel, left, right)
+            shares.append(non_white_share(image, (left, top, right, bottom)))
+        # Shaded: (almost) every pixel of the window is tinted; unshaded: white between
+        # the series and the grid.
+        assert shares[0] > 0.9, (panel, shares)
+        assert shares[1] < 0.6, (panel, shares)
+
+    # The first signal: a red dashed line across the three series panels (the bottom
+    # panel's red bars are database errors, so it is left out).
+    for image, fig, expected in ((with_label, fig_l, True), (without, fig_u, False)):
+        red = 0
+        for ax in fig.axes[:3]:
+            top, bottom = inner_rows(ax, image.height)
+            x = round(x_pixel(ax, first.at))
+            red += red_pixels(image, (x - 2, top, x + 3, bottom))
+        assert (red > 150) is expected, red
