@@ -13,6 +13,8 @@ unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .. import _timefmt as tf
 from .._sim import Attempt, Request
 from .._sink import Sink
@@ -76,6 +78,7 @@ NPE_MESSAGE = (
 )
 
 
+@lru_cache(maxsize=256)
 def _logger(name: str) -> str:
     """Logback ``%-40.40logger{39}``: at most 40 chars, the rightmost kept."""
     return f"{name[-40:]:<40}"
