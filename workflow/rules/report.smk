@@ -30,4 +30,4 @@ rule plot_bundle:
     conda:
         "../envs/viz.yaml"
     shell:
-        "python -m rca.viz plot {params.bundle:q} --out {output:q} > {log:q} 2>"python -m rca.cli plot {params.bundle:q} --out {output:q} > {log:q} 2>&1"1"
+        "python -m rca.viz plot {params.bundle:q} --out {output:q} > {log:q} 2>&1"
