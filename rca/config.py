@@ -273,8 +273,8 @@ def parse_config(data: object, source: str = "config") -> WorkflowConfig:
     return cfg
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> WorkflowConfig:
-    """Read and validate a YAML config file."""
+def read_yaml(path: str | Path) -> object:
+    """``yaml.safe_load`` of a file (``{}`` when empty); :class:`ConfigError` if unreadable."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -282,7 +282,12 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> WorkflowConfig:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
-    return parse_config({} if data is None else data, str(path))
+    return {} if data is None else data
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> WorkflowConfig:
+    """Read and validate a YAML config file."""
+    return parse_config(read_yaml(path), str(path))
 
 
 # ---------------------------------------------------------------------- workflow helpers

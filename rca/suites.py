@@ -53,10 +53,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rca.config import ConfigError, RequestFields
+from rca.config import ConfigError, RequestFields, read_yaml
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
@@ -428,14 +427,7 @@ def parse_suites(data: object, source: str = "suites") -> SuitesFile:
 
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> SuitesFile:
     """Read (``yaml.safe_load``) and validate a suites file."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
-    return parse_suites({} if data is None else data, str(path))
+    return parse_suites(read_yaml(path), str(path))
 
 
 # ---------------------------------------------------------------------- index
