@@ -83,10 +83,11 @@ def run_pass(
     outputs = outputs or {}
     sinks = {s: Sink(STREAM_FILES[s], outputs.get(s)) for s in streams}
     renderers = [RENDERERS[s](ctx, sinks[s]) for s in streams]
+    on_request = [r.request for r in renderers]
     for e in sim.run():
-        if isinstance(e, Request):
-            for r in renderers:
-                r.request(e)
+        if type(e) is Request:  # the common case first, without isinstance's MRO walk
+            for handle in on_request:
+                handle(e)
         elif isinstance(e, Fact):
             for r in renderers:
                 r.fact(e)

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 from statistics import NormalDist
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -110,12 +110,17 @@ class IdSource:
     for the same request without sharing state.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_keyed")
 
     def __init__(self, *parts: object) -> None:
         self._key = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()[:32]
+        # Keyed states per digest size, copied per id: same digests, no key set-up per call.
+        self._keyed: dict[int, Any] = {}
 
     def hex(self, kind: str, n: int, nbytes: int) -> str:
-        return hashlib.blake2b(
-            f"{kind}:{n}".encode(), key=self._key, digest_size=nbytes
-        ).hexdigest()
+        base = self._keyed.get(nbytes)
+        if base is None:
+            base = self._keyed[nbytes] = hashlib.blake2b(key=self._key, digest_size=nbytes)
+        h = base.copy()
+        h.update(f"{kind}:{n}".encode())
+        return h.hexdigest()

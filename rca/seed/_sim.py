@@ -369,9 +369,12 @@ class Simulation:
     def _try(self, r: Request, t: int, tries: int) -> Iterator[Emission]:
         rng = self.rng
         deadline = r.mesh_start_us + ROUTE_TIMEOUT_US
-        tried = {a.pod.name for a in r.attempts}
         pods = self._routable(t)
-        fresh = [p for p in pods if p.name not in tried] or pods
+        if r.attempts:  # a retry prefers a pod not tried yet (Envoy's previous_hosts)
+            tried = {a.pod.name for a in r.attempts}
+            fresh = [p for p in pods if p.name not in tried] or pods
+        else:
+            fresh = pods
         if not fresh:
             if not r.attempts:
                 yield self._finish_local(
