@@ -7,7 +7,7 @@ stream-local details (thread names, backend PIDs) from their own generators.
 Physical rules kept here, not in renderers:
 * arrivals are a non-homogeneous Poisson process (diurnal curve x short wave x jitter x
   the scenario's multiplier), normalised so the window's mean rate is ``rps``;
-* each orders-api container has a HikariCP pool of ``HIKARI_POOL_SIZE`` connections held
+* each orders-api container has a HikariCP pool of ``plan.pool_size`` connections held
   for the whole request (open-in-view); a request waits FIFO-ish for a free connection
   and gives up after ``HIKARI_TIMEOUT_MS``;
 * the mesh routes only to endpoints it still believes ready (``EDS_LAG_US`` behind the

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._rng import Rng
-from .._topology import Pod, Stack
+from .._topology import HIKARI_POOL_SIZE, Pod, Stack
 
 # Facts are addressed to the stream whose component would log them.
 FactData = dict[str, Any]
@@ -49,7 +49,7 @@ class Plan:
     # Fraction of the max heap still used after a young GC (GC pressure, leaks).
     heap_used: Callable[[int, Pod], float] = lambda _t, _p: 0.38
     # HikariCP maximum-pool-size of every orders-api pod.
-    pool_size: int = 10
+    pool_size: int = HIKARI_POOL_SIZE
     # Versions whose create/get paths hit the null-path bug, and how often.
     faulty_versions: frozenset[str] = frozenset()
     fault_probability: float = 0.0
