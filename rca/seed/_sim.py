@@ -512,15 +512,15 @@ class Simulation:
 
     # ------------------------------------------------------------------ finishing
     def _finish_nginx(self, r: Request) -> Request:
-        rng = self.rng
-        r.upstream_us = r.mesh_end_us + 150 + rng.below(200) - (r.t_us + 80)
-        r.end_us = r.mesh_end_us + 250 + rng.below(500)
+        random = self.rng.random
+        r.upstream_us = r.mesh_end_us + 150 + int(random() * 200) - (r.t_us + 80)
+        r.end_us = r.mesh_end_us + 250 + int(random() * 500)
         r.status = r.mesh_code
         r.body_bytes = r.mesh_bytes_sent
         return r
 
     def _finish_upstream(self, r: Request, a: Attempt) -> Request:
-        r.mesh_end_us = a.end_us + 250 + self.rng.below(300)
+        r.mesh_end_us = a.end_us + 250 + int(self.rng.random() * 300)
         r.mesh_code = a.status
         r.mesh_flags = "URX" if len(r.attempts) > MESH_RETRY_ATTEMPTS and a.status >= 500 else "-"
         r.mesh_details = "via_upstream"

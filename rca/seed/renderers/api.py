@@ -105,9 +105,6 @@ class ApiRenderer(Renderer):
         prefix = f"[pod/{pod.name}/{APP}] "
         return "\n".join(prefix + ln for ln in lines)
 
-    def _thread(self) -> str:
-        return f"http-nio-8080-exec-{1 + self.rng.below(24)}"
-
     # ------------------------------------------------------------------ requests
     def request(self, r: Request) -> None:
         if r.kind != "api":
@@ -121,13 +118,14 @@ class ApiRenderer(Renderer):
         ep = r.endpoint
         assert ep is not None
         pod = a.pod
-        thread = self._thread()
+        thread = f"http-nio-8080-exec-{1 + int(self.rng.random() * 24)}"
         corr = f"[{r.trace_id},{self.span_id(r.n, i)},{r.request_id}] "
         rid = r.request_id
         ex = (f"exemplar.{r.exemplar}.api",) if r.exemplar else ()
         path = r.path
-        jar = f"~[!/:{pod.version}]"
-        ctrl, action, svc, svc_method, line_no = _CONTROLLER[ep.key]
+        if a.outcome != "ok":
+            jar = f"~[!/:{pod.version}]"
+            ctrl, action, svc, svc_method, line_no = _CONTROLLER[ep.key]
         if a.outcome == "pool_timeout":
             waited = a.pool_wait_us // 1000
             size = self.ctx.plan.pool_size

@@ -40,8 +40,8 @@ class UiRenderer(Renderer):
         return pids[r.n % 2]
 
     def request(self, r: Request) -> None:
-        rng = self.rng
-        proto = "HTTP/1.1" if r.kind == "scanner" or rng.chance(0.25) else "HTTP/2.0"
+        scanner = r.kind == "scanner"
+        proto = "HTTP/1.1" if scanner or self.rng.random() < 0.25 else "HTTP/2.0"
         request_time = (r.end_us - r.t_us) / 1_000_000
         upstream = "-" if r.upstream_us is None else f"{r.upstream_us / 1_000_000:.3f}"
         line = (
