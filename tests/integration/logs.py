@@ -311,3 +311,14 @@ def per_minute(times: list[datetime], start: datetime, end: datetime) -> list[in
 
 def klog_to_datetime(time_key: str, year: int) -> datetime:
     return datetime.strptime(f"{year}{time_key}", "%Y%m%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def label_pointers(truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every evidence pointer of a label: evidence, first signal, chain, distractors."""
+    out = list(truth["evidence"])
+    if truth["first_signal"] is not None:
+        out.append(truth["first_signal"])
+    for step in truth["causal_chain"]:
+        out += step["evidence"]
+    out += [d["pointer"] for d in truth["distractors"]]
+    return out

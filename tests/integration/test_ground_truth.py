@@ -16,20 +16,11 @@ from tests.integration.logs import (
     SCENARIOS,
     Bundle,
     klog_to_datetime,
+    label_pointers,
     parse_nginx_time,
     parse_rfc3339,
     per_minute,
 )
-
-
-def _pointers(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    out = list(truth["evidence"])
-    if truth["first_signal"] is not None:
-        out.append(truth["first_signal"])
-    for step in truth["causal_chain"]:
-        out += step["evidence"]
-    out += [d["pointer"] for d in truth["distractors"]]
-    return out
 
 
 def _line_time(b: Bundle, file: str, text: str) -> tuple[datetime, timedelta]:
@@ -67,7 +58,7 @@ def test_label_and_manifest_satisfy_their_schemas(bundle: Bundle) -> None:
 
 
 def test_every_evidence_pointer_quotes_its_line_exactly(bundle: Bundle) -> None:
-    pointers = _pointers(bundle.truth)
+    pointers = label_pointers(bundle.truth)
     assert pointers, "a label with no pointers at all"
     start, end = bundle.window
     for p in pointers:
@@ -125,7 +116,7 @@ def test_ui_and_mesh_evidence_shows_a_symptom(failure: Bundle) -> None:
     A 200 that arrived quickly (e.g. a request whose failed first attempt was retried
     successfully) shows nothing a responder could see.
     """
-    for p in _pointers(failure.truth):
+    for p in label_pointers(failure.truth):
         if p["signal"].startswith("noise."):
             continue
         if p["file"] == "ui_events.log":

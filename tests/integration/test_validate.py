@@ -6,13 +6,12 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from rca.seed.mock_incident_generator import validate, write_manifest
 from tests.integration.conftest import request_for, run_cli
-from tests.integration.logs import Bundle
+from tests.integration.logs import Bundle, label_pointers
 
 
 def test_generated_bundle_validates(bundle: Bundle) -> None:
@@ -118,24 +117,13 @@ def test_validate_catches_an_evidence_pointer_that_no_longer_matches(
     problems = validate(d)
 
     same_line = [
-        p for p in _pointers(truth) if (p["file"], p["line"]) == (stream.name, pointer["line"])
+        p for p in label_pointers(truth) if (p["file"], p["line"]) == (stream.name, pointer["line"])
     ]
     assert sorted(problems) == sorted(
         f"ground_truth.json: evidence {p['file']}:{p['line']} ({p['signal']}) does not "
         "match the line in the bundle"
         for p in same_line
     )
-
-
-def _pointers(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every evidence pointer of a label: evidence, first signal, chain, distractors."""
-    out = list(truth["evidence"])
-    if truth["first_signal"] is not None:
-        out.append(truth["first_signal"])
-    for step in truth["causal_chain"]:
-        out += step["evidence"]
-    out += [d["pointer"] for d in truth["distractors"]]
-    return out
 
 
 def test_validate_catches_an_evidence_excerpt_edited_in_the_label(
