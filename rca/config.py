@@ -30,11 +30,11 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -232,23 +232,6 @@ def _show(value: object) -> str:
     return json.dumps(value) if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
-def _structure_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"]]
-        path = ".".join(loc) or "<top level>"
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc)
-            problems.append(f"{path}: unknown key; allowed keys: {allowed}")
-        elif err["type"] == "missing":
-            problems.append(f"{path}: missing (required)")
-        else:
-            value = err.get("input")
-            shown = "" if isinstance(value, Mapping | list) else f" = {_show(value)}"
-            problems.append(f"{path}{shown}: {err['msg']}")
-    return problems
-
-
 def _allowed_keys(loc: Sequence[str]) -> str:
     if len(loc) == 1:
         return ", ".join(WorkflowConfig.model_fields)
@@ -260,12 +243,7 @@ def _allowed_keys(loc: Sequence[str]) -> str:
 # ---------------------------------------------------------------------- loading
 def parse_config(data: object, source: str = "config") -> WorkflowConfig:
     """Validate a loaded config mapping; :class:`ConfigError` names every bad key."""
-    if not isinstance(data, Mapping):
-        raise ConfigError([f"<top level>: must be a mapping, got {type(data).__name__}"], source)
-    try:
-        cfg = WorkflowConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ConfigError(_structure_problems(exc), source) from None
+    cfg = validate_mapping(WorkflowConfig, data, source, _allowed_keys)
     try:
         cfg.requests()
     except ConfigError as exc:
@@ -283,6 +261,54 @@ def read_yaml(path: str | Path) -> object:
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
     return {} if data is None else data
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_mapping(
+    model: type[_Model],
+    data: object,
+    source: str,
+    allowed_keys: Callable[[Sequence[str]], str],
+    *,
+    key_path: Callable[[list[str], object], list[str] | None] | None = None,
+    show: Callable[[object], str] = _show,
+) -> _Model:
+    """``model`` validated from a loaded YAML mapping; :class:`ConfigError` names every bad key.
+
+    Each problem names the dotted key path: an unknown key with ``allowed_keys(path)``, a
+    missing one as required, any other with its value (``show``) and pydantic's message.
+    ``key_path(loc, value)`` turns a pydantic location into the key path the user wrote
+    (e.g. without union members' types), or ``None`` to leave the error out; problems that
+    end up the same are then reported once.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"<top level>: must be a mapping, got {type(data).__name__}"], source)
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        problems: list[str] = []
+        for err in exc.errors():
+            value = err.get("input")
+            loc = [str(x) for x in err["loc"]]
+            if key_path is not None:
+                found = key_path(loc, value)
+                if found is None:
+                    continue
+                loc = found
+            path = ".".join(loc) or "<top level>"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{path}: unknown key; allowed keys: {allowed_keys(loc)}")
+            elif err["type"] == "missing":
+                problems.append(f"{path}: missing (required)")
+            else:
+                shown = "" if isinstance(value, Mapping | list) else f" = {show(value)}"
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(f"{path}{shown}: {msg}")
+        if key_path is not None:
+            problems = list(dict.fromkeys(problems))
+        raise ConfigError(problems, source) from None
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> WorkflowConfig:

@@ -55,7 +55,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rca.config import ConfigError, RequestFields, read_yaml
+from rca.config import ConfigError, RequestFields, read_yaml, validate_mapping
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
@@ -355,7 +355,7 @@ def _describe(err: Any, stack: Sequence[tuple[str, Mapping[str, Any]]], where: s
     if err.get("type") == "missing":
         return f"{path}: missing; set it under defaults or in the suite's request"
     value = err.get("input")
-    shown = "" if isinstance(value, Mapping | list) else f" = {json.dumps(value, default=str)}"
+    shown = "" if isinstance(value, Mapping | list) else f" = {_show(value)}"
     allowed = allowed_values(field)
     return f"{path}{shown}: {msg}" + ("" if allowed is None else f" (allowed: {allowed})")
 
@@ -366,54 +366,43 @@ _REQUEST_KEYS = ", ".join(_OVERRIDABLE)
 
 def _allowed_keys(loc: Sequence[str]) -> str:
     if len(loc) == 1:
-        return ", ".join(SuitesFile.model_fields)
-    if loc[0] == "suites" and len(loc) == 3:
-        return _SUITE_KEYS
-    if loc[0] == "suites" and len(loc) >= 4 and loc[2] == "seeds":
-        return "first, count"
-    return _REQUEST_KEYS
+        keys = ", ".join(SuitesFile.model_fields)
+    elif loc[0] == "suites" and len(loc) == 3:
+        keys = _SUITE_KEYS
+    elif loc[0] == "suites" and len(loc) >= 4 and loc[2] == "seeds":
+        keys = "first, count"
+    else:
+        keys = _REQUEST_KEYS
+    key = loc[-1]
+    if key in AXIS_FIELDS:
+        return f"{keys} ({key} is a suite axis: set suites.<name>.{AXIS_FIELDS[key]})"
+    return keys
 
 
-def _structure_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"]]
-        # `seeds` is a list or a range: report only the form the user wrote.
-        value = err.get("input")
-        if loc[-1:] == ["list[int]"] and isinstance(value, Mapping):
-            continue
-        if loc[-1:] == ["SeedRange"] and isinstance(value, list):
-            continue
-        # Union members add their type to the location (seeds.list[int].0, seeds.SeedRange):
-        # keep the key path the user wrote.
-        loc = [x for x in loc if not re.match(r"^(list\[|SeedRange$|literal\[|function-)", x)]
-        path = ".".join(loc) or "<top level>"
-        if err["type"] == "extra_forbidden":
-            key = loc[-1]
-            hint = ""
-            if key in AXIS_FIELDS:
-                hint = f" ({key} is a suite axis: set suites.<name>.{AXIS_FIELDS[key]})"
-            problems.append(f"{path}: unknown key; allowed keys: {_allowed_keys(loc)}{hint}")
-        elif err["type"] == "missing":
-            problems.append(f"{path}: missing (required)")
-        else:
-            shown = (
-                "" if isinstance(value, Mapping | list) else f" = {json.dumps(value, default=str)}"
-            )
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{path}{shown}: {msg}")
-    return list(dict.fromkeys(problems))
+# Union members add their type to the location (seeds.list[int].0, seeds.SeedRange).
+_UNION_MEMBER = re.compile(r"^(list\[|SeedRange$|literal\[|function-)")
+
+
+def _key_path(loc: list[str], value: object) -> list[str] | None:
+    """The key path the user wrote, or None for an error of the other ``seeds`` form."""
+    # `seeds` is a list or a range: report only the form the user wrote.
+    if loc[-1:] == ["list[int]"] and isinstance(value, Mapping):
+        return None
+    if loc[-1:] == ["SeedRange"] and isinstance(value, list):
+        return None
+    return [x for x in loc if not _UNION_MEMBER.match(x)]
+
+
+def _show(value: object) -> str:
+    return json.dumps(value, default=str)
 
 
 # ---------------------------------------------------------------------- loading
 def parse_suites(data: object, source: str = "suites") -> SuitesFile:
     """Validate a loaded suites mapping (structure and every suite's bundles)."""
-    if not isinstance(data, Mapping):
-        raise ConfigError([f"<top level>: must be a mapping, got {type(data).__name__}"], source)
-    try:
-        parsed = SuitesFile.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ConfigError(_structure_problems(exc), source) from None
+    parsed = validate_mapping(
+        SuitesFile, data, source, _allowed_keys, key_path=_key_path, show=_show
+    )
     problems: list[str] = []
     for name in parsed.suites:
         try:

@@ -3,15 +3,26 @@
 A workspace is ``workflow/`` copied beside ``config/scenarios.yaml`` (the tiny test
 config, .test/config/scenarios.yaml), so Snakemake sees the repository's layout without
 touching the repository's fixtures. The library itself is the installed ``rca`` package.
+Also the helpers the config tests share (``raw``, ``edited``, ``problems``, ``parsed_cli``).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rca.config import ConfigError
+from rca.seed.mock_incident_generator import GenerationRequest, add_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -84,3 +95,39 @@ def suite_workspace(path: Path, suites: Path = TEST_SUITES) -> Path:
     ws = new_workspace(path)
     shutil.copy2(suites, ws / "config" / "suites.yaml")
     return ws
+
+
+# ---------------------------------------------------------------------- config files
+def raw(path: Path) -> dict[str, Any]:
+    """A YAML config file as plain data, to edit before validating."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+def edited(path: Path, where: tuple[str, ...], edit: dict[str, Any]) -> dict[str, Any]:
+    """``raw(path)`` with ``edit`` merged into the mapping at key path ``where``."""
+    data = raw(path)
+    node = data
+    for key in where:
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+    node.update(edit)
+    return data
+
+
+def problems(parse: Callable[[object, str], object], data: object) -> list[str]:
+    """The problems ``parse(data, "test.yaml")`` reports; its error must name the file."""
+    with pytest.raises(ConfigError) as info:
+        parse(data, "test.yaml")
+    assert "test.yaml" in str(info.value)
+    return info.value.problems
+
+
+def parsed_cli(cli: str) -> GenerationRequest:
+    """The request the generator's CLI (what the jobs run) builds from these flags."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    ns = parser.parse_args(["generate", *shlex.split(cli), "--out", "x"])
+    fields = {k: v for k, v in vars(ns).items() if k in GenerationRequest.model_fields}
+    return GenerationRequest(**{k: v for k, v in fields.items() if v is not None})

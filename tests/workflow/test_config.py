@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,6 @@ import yaml
 from rca.config import (
     LABEL_ONLY_FIELDS,
     REQUEST_FIELDS,
-    ConfigError,
     RequestFields,
     ScenarioEntry,
     code_inputs,
@@ -22,30 +19,18 @@ from rca.config import (
     load_config,
     parse_config,
 )
-from rca.seed.mock_incident_generator import STREAMS, GenerationRequest, add_commands
+from rca.seed.mock_incident_generator import STREAMS, GenerationRequest
 from rca.seed.scenarios import scenario_ids
-from tests.workflow.helpers import ROOT, TEST_CONFIG
+from tests.workflow.helpers import ROOT, TEST_CONFIG, edited, parsed_cli, problems, raw
 
 CONFIG = ROOT / "config" / "scenarios.yaml"
-
-
-def raw(path: Path = CONFIG) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    return data
-
-
-def problems(data: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(data, "test.yaml")
-    assert "test.yaml" in str(info.value)
-    return info.value.problems
 
 
 def test_shipped_config_builds_every_registered_scenario() -> None:
     cfg = load_config(CONFIG)
     assert sorted(cfg.scenarios) == scenario_ids()
     assert [b.scenario for b in cfg.bundles()] == scenario_ids()
-    defaults = raw()["defaults"]
+    defaults = raw(CONFIG)["defaults"]
     assert defaults["seed"] == 42
     assert defaults["time_anchor"] == "2026-11-26T05:00:00Z"
     assert defaults["threshold"] == 0.70
@@ -119,32 +104,25 @@ def test_config_keys_are_exactly_the_request_fields() -> None:
 def test_bad_keys_are_named_with_their_allowed_values(
     where: tuple[str, ...], edit: dict[str, Any], expected: str
 ) -> None:
-    data = raw()
-    node = data
-    for key in where:
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-    node.update(edit)
-    found = problems(data)
+    found = problems(parse_config, edited(CONFIG, where, edit))
     assert len(found) == 1, found
     assert found[0].startswith(expected), found[0]
 
 
 def test_a_missing_scenario_is_an_error() -> None:
-    data = raw()
+    data = raw(CONFIG)
     del data["scenarios"]["pod_oom_restart_loop"]
-    assert problems(data) == [
+    assert problems(parse_config, data) == [
         "scenarios: no entry for pod_oom_restart_loop; every registered scenario needs one "
         "(`enabled: false` lists it without building it)"
     ]
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    data = raw()
+    data = raw(CONFIG)
     data["scenarios"]["normal_load"] = {"rps": 0, "api_replicas": 99}
     data["scenarios"]["nope"] = None
-    found = problems(data)
+    found = problems(parse_config, data)
     assert [p.split(":")[0].split(" =")[0] for p in found] == [
         "scenarios.nope",
         "scenarios.normal_load.rps",
@@ -153,7 +131,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_overrides_and_empty_entries() -> None:
-    data = raw()
+    data = raw(CONFIG)
     data["scenarios"]["normal_load"] = None  # `normal_load:` with nothing after it
     data["scenarios"]["bad_api_rollout"] = {"threshold_override": 0.9, "rps": 1.0}
     data["scenarios"]["slow_query_regression"] = {"enabled": False}
@@ -165,24 +143,15 @@ def test_overrides_and_empty_entries() -> None:
     assert "slow_query_regression" not in {b.scenario for b in cfg.bundles()}
 
 
-def _parsed(cli: str) -> GenerationRequest:
-    """The request the generator's CLI (what the jobs run) builds from these flags."""
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args(["generate", *shlex.split(cli), "--out", "x"])
-    fields = {k: v for k, v in vars(ns).items() if k in GenerationRequest.model_fields}
-    return GenerationRequest(**{k: v for k, v in fields.items() if v is not None})
-
-
 def test_cli_args_round_trip_and_streams_leave_out_the_thresholds() -> None:
-    data = raw()
+    data = raw(CONFIG)
     data["scenarios"]["bad_api_rollout"] = {"threshold": 0.8, "threshold_override": 0.9}
     for b in parse_config(data).bundles():
-        assert _parsed(b.cli_args(label_fields=True)) == b.request
+        assert parsed_cli(b.cli_args(label_fields=True)) == b.request
         stream_args = b.cli_args(label_fields=False)
         assert not any(f"--{f.replace('_', '-')}" in stream_args for f in LABEL_ONLY_FIELDS)
         without = b.request.model_dump(exclude=set(LABEL_ONLY_FIELDS))
-        assert _parsed(stream_args).model_dump(exclude=set(LABEL_ONLY_FIELDS)) == without
+        assert parsed_cli(stream_args).model_dump(exclude=set(LABEL_ONLY_FIELDS)) == without
 
 
 def test_stream_jobs_depend_on_their_own_renderer_and_scenario_only() -> None:
@@ -210,6 +179,6 @@ def test_fixture_index_lists_only_identity_fields() -> None:
             "time_anchor": "2026-11-26T05:00:00Z",
             "path": f"tests/fixtures/mock_incidents/{b.bundle_id}",
         }
-    changed = copy.deepcopy(raw())
+    changed = copy.deepcopy(raw(CONFIG))
     changed["defaults"]["threshold"] = 0.9
     assert fixture_index(parse_config(changed).bundles(), "x") == fixture_index(bundles, "x")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from rca.config import ConfigError
-from rca.seed.mock_incident_generator import GenerationRequest, add_commands, bundle_id_for
+from rca.seed.mock_incident_generator import GenerationRequest, bundle_id_for
 from rca.seed.scenarios import scenario_ids
 from rca.suites import (
     INDEX_COLUMNS,
@@ -25,21 +22,9 @@ from rca.suites import (
     main,
     parse_suites,
 )
-from tests.workflow.helpers import ROOT, TEST_SUITES
+from tests.workflow.helpers import ROOT, TEST_SUITES, edited, parsed_cli, problems, raw
 
 SUITES = ROOT / "config" / "suites.yaml"
-
-
-def raw(path: Path = SUITES) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    return data
-
-
-def problems(data: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_suites(data, "suites.yaml")
-    assert "suites.yaml" in str(info.value)
-    return info.value.problems
 
 
 def test_shipped_suites_smoke_and_large() -> None:
@@ -192,43 +177,32 @@ CASES: list[tuple[tuple[str, ...], dict[str, Any], str]] = [
 ]
 
 
-def _edit(where: tuple[str, ...], edit: dict[str, Any]) -> dict[str, Any]:
-    data = raw()
-    node = data
-    for key in where:
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-    node.update(edit)
-    return data
-
-
 @pytest.mark.parametrize(("where", "edit", "expected"), CASES, ids=[c[2][:40] for c in CASES])
 def test_bad_keys_are_named_with_their_allowed_values(
     where: tuple[str, ...], edit: dict[str, Any], expected: str
 ) -> None:
-    found = problems(_edit(where, edit))
+    found = problems(parse_suites, edited(SUITES, where, edit))
     assert any(p.startswith(expected) for p in found), found
 
 
 def test_bad_suite_name_says_what_is_allowed() -> None:
-    found = problems(_edit(("suites",), {"Big Suite": {"seeds": [1]}}))
+    found = problems(parse_suites, edited(SUITES, ("suites",), {"Big Suite": {"seeds": [1]}}))
     assert "suite name 'Big Suite': use lowercase letters, digits, '-' and '_'" in found[0]
 
 
 def test_a_bad_default_is_reported_once_not_per_bundle() -> None:
-    found = problems(_edit(("defaults",), {"rps": 0}))
+    found = problems(parse_suites, edited(SUITES, ("defaults",), {"rps": 0}))
     assert found == ["defaults.rps = 0: Input should be greater than 0 (allowed: >0.0..2000.0)"], (
         found
     )
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    data = raw()
+    data = raw(SUITES)
     data["suites"]["smoke"]["scenarios"] = ["normal_load", "nope"]
     data["suites"]["large"]["request"] = {"api_replicas": 1}
     data["suites"]["large"]["scenario_overrides"] = {"normal_load": {"rps": -1}}
-    found = problems(data)
+    found = problems(parse_suites, data)
     assert [p.split(":")[0].split(" =")[0] for p in found] == [
         "suites.smoke.scenarios.1",
         "suites.large.request.api_replicas",
@@ -255,17 +229,9 @@ def test_an_undeclared_suite_names_the_declared_ones() -> None:
         load_suites(SUITES).bundles("nope")
 
 
-def _parsed(cli: str) -> GenerationRequest:
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args(["generate", *shlex.split(cli), "--out", "x"])
-    fields = {k: v for k, v in vars(ns).items() if k in GenerationRequest.model_fields}
-    return GenerationRequest(**{k: v for k, v in fields.items() if v is not None})
-
-
 def test_cli_args_round_trip() -> None:
     for b in load_suites(TEST_SUITES).bundles("tiny"):
-        assert _parsed(b.cli_args()) == b.request
+        assert parsed_cli(b.cli_args()) == b.request
 
 
 def test_models_cover_every_request_field_and_the_readme_documents_them() -> None:

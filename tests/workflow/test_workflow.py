@@ -19,6 +19,7 @@ from tests.workflow.helpers import (
     FIXTURES,
     ROOT,
     TEST_CONFIG,
+    edited,
     planned_jobs,
     snakemake,
     snapshot,
@@ -42,14 +43,7 @@ def bundle_of(ws: Path, scenario: str) -> str:
 def edit_config(ws: Path, where: tuple[str, ...], edit: dict[str, object]) -> None:
     """Merge ``edit`` into the mapping at ``where`` in the workspace's config."""
     path = ws / "config" / "scenarios.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    node = cfg
-    for key in where:
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-    node.update(edit)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.write_text(yaml.safe_dump(edited(path, where, edit), sort_keys=False))
 
 
 def test_all_builds_the_enabled_bundles_and_they_validate(built: Path) -> None:
