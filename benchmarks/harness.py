@@ -75,7 +75,9 @@ class Sample:
 
     @property
     def rss_mb(self) -> float:
-        return self.rss_kb * 1024 / MB
+        """Peak RSS; for a bundle split over worker processes, all of them summed."""
+        total_kb = max(self.rss_kb, int(self.result.get("rss_total_kb") or 0))
+        return total_kb * 1024 / MB
 
 
 def run_process(
@@ -138,7 +140,8 @@ class Case:
     repeats: int
     floor: bool = False
     streams: bool = False
-    kind: str = "size"  # size | v0 | day
+    kind: str = "size"  # size | v0 | day | one-process
+    workers: int | None = None  # None: the generator's automatic choice
 
     @property
     def requests(self) -> int:
@@ -196,9 +199,20 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
     }
     if samples:
         first = samples[0].result
-        for key in ("lines", "bytes", "stream_bytes", "records", "files", "version", "jobs"):
+        for key in (
+            "lines",
+            "bytes",
+            "stream_bytes",
+            "records",
+            "files",
+            "version",
+            "jobs",
+            "workers",
+        ):
             if key in first:
                 out[key] = first[key]
+        cpu = [s.result["cpu_s"] for s in samples if "cpu_s" in s.result]
+        out["cpu_s"] = med(cpu)
         imports = [s.result["import_s"] for s in samples if "import_s" in s.result]
         out["import_s"] = med(imports)
         if out["seconds"] and out.get("lines") is not None:
@@ -476,6 +490,21 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
                 streams=n <= args.streams_max,
             )
         )
+    ref = reference_case(cases)
+    if ref is not None and not args.skip_one_process:
+        # The reference bundle again, forced into one process: the per-core number.
+        cases.append(
+            Case(
+                key=f"{ref.key}-1p",
+                label=f"{ref.label}, one process",
+                minutes=ref.minutes,
+                rps=ref.rps,
+                repeats=ref.repeats,
+                floor=ref.floor,
+                kind="one-process",
+                workers=1,
+            )
+        )
     cases.append(
         Case("v0", "default v0 (30 min, rps 2)", 30, 2.0, args.repeats, floor=True, kind="v0")
     )
@@ -568,8 +597,10 @@ def _run(
         req = c.request(args.scenario, args.seed)
         out = scratch / c.key
 
-        def bundle_spec(r: int, req: dict[str, Any] = req, out: Path = out) -> dict[str, Any]:
-            return {"op": "bundle", "request": req, "out": str(out / f"run{r}")}
+        def bundle_spec(
+            r: int, req: dict[str, Any] = req, out: Path = out, workers: int | None = c.workers
+        ) -> dict[str, Any]:
+            return {"op": "bundle", "request": req, "out": str(out / f"run{r}"), "workers": workers}
 
         job = Job(f"bundle {c.key}", c.repeats, bundle_spec, rm_bundle)
         bundle_jobs[c.key] = job
@@ -751,6 +782,7 @@ def profile_case(
         "request": ref.request(args.scenario, args.seed),
         "out": str(scratch / "profile-bundle"),
         "profile_out": str(prof),
+        "workers": 1,  # cProfile sees one process only
     }
     sample = runner.worker(spec)
     shutil.rmtree(sample.result["bundle_dir"], ignore_errors=True)
@@ -887,6 +919,10 @@ def assemble(
         if ours and ours.get("lines_per_s") and entry.get("lines_per_s"):
             entry["ours_lines_per_s"] = ours["lines_per_s"]
             entry["ratio"] = ours["lines_per_s"] / entry["lines_per_s"]
+            solo = bundles.get(f"{ref.key}-1p") if ref is not None else None
+            if solo and solo.get("lines_per_s"):  # faker runs in one process: per core too
+                entry["ours_one_process_lines_per_s"] = solo["lines_per_s"]
+                entry["ratio_one_process"] = solo["lines_per_s"] / entry["lines_per_s"]
         faker[fmt] = entry
     if ref is not None:
         faker["reference_case"] = ref.key
@@ -942,6 +978,28 @@ def targets(report: dict[str, Any], cases: list[Case]) -> list[dict[str, Any]]:
     add("100k req / 30 min bundle, generate_bundle() call", g("seconds"), T_BUNDLE_100K_S, "s")
     add("100k req / 30 min bundle, lines/s", g("lines_per_s"), T_LINES_PER_S, "lines/s", False)
     add("100k req / 30 min bundle, x raw-write floor", g("floor_ratio"), T_FLOOR_RATIO, "x")
+    one = _case(report, cases, lambda c: c.kind == "one-process" and c.requests == 100_000)
+    if one is not None and one.get("minutes") == 30:
+        # The same bundle in one process: what each core of a suite build delivers.
+        add(
+            "100k req / 30 min bundle, one process, generate_bundle()",
+            one["seconds"],
+            T_BUNDLE_100K_S,
+            "s",
+        )
+        add(
+            "100k req / 30 min bundle, one process, lines/s",
+            one.get("lines_per_s"),
+            T_LINES_PER_S,
+            "lines/s",
+            False,
+        )
+        add(
+            "100k req / 30 min bundle, one process, x raw-write floor",
+            one.get("floor_ratio"),
+            T_FLOOR_RATIO,
+            "x",
+        )
     v0 = _case(report, cases, lambda c: c.kind == "v0")
     add("default v0 bundle (rps 2, 30 min), end to end", v0 and v0["process_s"], T_V0_S, "s")
     add("default v0 bundle (rps 2, 30 min), generate_bundle()", v0 and v0["seconds"], T_V0_S, "s")
@@ -1030,8 +1088,11 @@ def to_markdown(rep: dict[str, Any]) -> str:
         *_busy_warning(env),
         "Medians of N fresh-process runs, runs of all cases interleaved. *generate s* = the "
         "`generate_bundle()` call alone; *process s* = the whole process (interpreter start, "
-        "imports, generation, exit). lines = lines of the five log streams. MB = 10^6 bytes; "
-        "peak RSS = max over runs of `ru_maxrss` (`os.wait4`).",
+        "imports, generation, exit). *processes* = processes rendering the bundle (the "
+        "generator splits bundles of 20k+ requests over up to 3 CPUs; `-1p` rows force one); "
+        "*CPU s* = user + system time of all of them. lines = lines of the five log streams. "
+        "MB = 10^6 bytes; peak RSS = max over runs of `ru_maxrss` (`os.wait4`), summed over "
+        "the processes of a split bundle.",
         "",
         "## Targets",
         "",
@@ -1070,9 +1131,11 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 b["minutes"],
                 round(b["rps"], 3),
                 b["requests_nominal"],
+                b.get("workers"),
                 b["runs"],
                 b["seconds"],
                 spread,
+                b.get("cpu_s"),
                 b["process_s"],
                 b.get("lines"),
                 None if b.get("bytes") is None else b["bytes"] / MB,
@@ -1088,9 +1151,11 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 "min",
                 "rps",
                 "requests",
+                "processes",
                 "runs",
                 "generate s",
                 "min–max",
+                "CPU s",
                 "process s",
                 "lines",
                 "MB",
@@ -1209,6 +1274,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 e.get("lines_per_s"),
                 e.get("ours_lines_per_s"),
                 e.get("ratio"),
+                e.get("ratio_one_process"),
             ]
         )
     if rows:
@@ -1226,6 +1292,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                     "lines/s",
                     "ours lines/s",
                     "ours ÷ theirs",
+                    "ours in one process ÷ theirs",
                 ],
                 rows,
             ),
@@ -1340,6 +1407,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure per-stream times for sized cases up to this many requests",
     )
     p.add_argument("--skip-streams", action="store_true")
+    p.add_argument(
+        "--skip-one-process",
+        action="store_true",
+        help="do not also measure the reference bundle forced into one process",
+    )
     p.add_argument("--skip-faker", action="store_true")
     p.add_argument(
         "--faker-lines", type=int, help="lines per faker run (default: the reference bundle's)"

@@ -8,8 +8,10 @@ in-process time of the operation alone (imports excluded), so both are available
 Operations (``spec["op"]``):
 
 * ``import``  - import the generator's public module and stop (interpreter + import floor);
-* ``bundle``  - ``generate_bundle(request, out)``: the end-to-end public API (with
-  ``profile_out``, under cProfile, imports excluded);
+* ``bundle``  - ``generate_bundle(request, out, workers=...)``: the end-to-end public API
+  (``workers`` absent: the generator's own choice; with ``profile_out``, under cProfile,
+  imports excluded); reports the workers used, CPU seconds of all processes and their
+  summed peak RSS;
 * ``stream``  - ``generate_stream(request, stream, path)``: one stream alone;
 * ``sim``     - ``run_pass(request, ())``: the shared simulation with no renderer at all;
 * ``chunks``  - ``run_pass`` with recording outputs: the exact sequence of write sizes a
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -43,6 +46,33 @@ def _count_lines(paths: list[Path]) -> int:
     return total
 
 
+def _auto_workers(request: dict[str, Any]) -> int:
+    from rca.seed._parallel import auto_workers, can_fork
+    from rca.seed.mock_incident_generator import make_request
+
+    return auto_workers(make_request(**request)) if can_fork() else 1
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (worker processes)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _rss_total_kb(workers: int) -> int:
+    """Peak RSS of all the bundle's processes together (KiB): this one plus its workers.
+
+    RUSAGE_CHILDREN reports the largest child, so with several workers this is an upper
+    bound; peaks of different processes need not coincide, so the sum is pessimistic.
+    """
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kid = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return me + (workers - 1) * kid if workers > 1 else me
+
+
 def op_import(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     import rca.seed.mock_incident_generator  # noqa: F401
@@ -60,9 +90,13 @@ def op_bundle(spec: dict[str, Any]) -> dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    workers = spec.get("workers")
+    used = workers if workers is not None else _auto_workers(spec["request"])
+    cpu0 = _cpu_seconds()
     t1 = time.perf_counter()
-    path = generate_bundle(spec["request"], spec["out"])
+    path = generate_bundle(spec["request"], spec["out"], workers=workers)
     t2 = time.perf_counter()
+    cpu_s = _cpu_seconds() - cpu0
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(spec["profile_out"])
@@ -77,6 +111,9 @@ def op_bundle(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "import_s": t1 - t0,
         "seconds": t2 - t1,
+        "workers": used,
+        "cpu_s": cpu_s,
+        "rss_total_kb": _rss_total_kb(used),
         "files": files,
         "bytes": sum(files.values()),
         "stream_bytes": sum(files[name] for name in STREAM_FILES.values()),

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
@@ -32,7 +32,8 @@ from ._models import (
     Manifest,
     StreamName,
 )
-from ._pipeline import FORMAT_VERSION, PassResult, StreamResult, bundle_id, run_pass, window
+from ._parallel import auto_workers, render_streams
+from ._pipeline import FORMAT_VERSION, StreamResult, bundle_id, run_pass, window
 from ._timefmt import from_datetime, rfc3339
 
 T = TypeVar("T")
@@ -145,14 +146,19 @@ def _json_artifact(name: str, data: bytes) -> Artifact:
     )
 
 
-def write_bundle(req: GenerationRequest, out_dir: Path) -> Path:
+def write_bundle(req: GenerationRequest, out_dir: Path, workers: int | None = None) -> Path:
+    """``out_dir/<bundle_id>/``, rendered by ``workers`` processes (None: decide by size)."""
+    if workers is None:
+        workers = auto_workers(req)
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"workers={workers!r} must be a whole number >= 1 (or None for automatic)",
+            field="workers",
+        )
     final = Path(out_dir) / request_bundle_id(req)
     with _staging(final) as tmp:
-        with ExitStack() as stack:
-            files: dict[str, IO[bytes]] = {
-                s: stack.enter_context(open(tmp / STREAM_FILES[s], "wb")) for s in STREAMS
-            }
-            result: PassResult = run_pass(req, STREAMS, files)
+        result = render_streams(req, tmp, workers)
         truth = dump_json(build_ground_truth(req, result))
         (tmp / GROUND_TRUTH_FILE).write_bytes(truth)
         artifacts = [_artifact(result.streams[s], s) for s in STREAMS]

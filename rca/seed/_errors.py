@@ -23,3 +23,7 @@ class GenerationError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.args[0]}"
+
+    def __reduce__(self) -> tuple[type[GenerationError], tuple[str, str, str | None]]:
+        # Errors raised in a worker process reach the caller intact (code and field too).
+        return (type(self), (self.code, self.args[0], self.field))

@@ -238,6 +238,7 @@ class Simulation:
         jitter_sigma = 0.12
         jitter_median = math.exp(-(jitter_sigma**2) / 2)
         self._next_tick = self.start
+        heap = self._heap
         step_start = self.start
         while step_start < self.end:
             step_end = min(step_start + self.res, self.end)
@@ -247,23 +248,30 @@ class Simulation:
             mean_gap_us = US / lam
             t = step_start + int(rng.exponential(mean_gap_us))
             while t < step_end:
-                while self._heap and self._heap[0][0] <= t:
-                    yield from self._pop()
+                while heap and heap[0][0] <= t:
+                    e = self._pop()
+                    if e is not None:
+                        yield e
                 if t >= self._next_tick:
                     yield from self._ticks(t)
-                yield from self._arrival(t)
+                e = self._arrival(t)
+                if e is not None:
+                    yield e
                 t += max(1, int(rng.exponential(mean_gap_us)))
             step_start = step_end
-        while self._heap and self._heap[0][0] < self.end:
-            yield from self._ticks(self._heap[0][0])
-            yield from self._pop()
+        while heap and heap[0][0] < self.end:
+            yield from self._ticks(heap[0][0])
+            e = self._pop()
+            if e is not None:
+                yield e
         # Requests still open at the end resolve in the heap; drain what belongs to them.
-        while self._heap:
-            kind = self._heap[0][2]
-            if kind == self._RETRY:
-                yield from self._pop()
+        while heap:
+            if heap[0][2] == self._RETRY:
+                e = self._pop()
+                if e is not None:
+                    yield e
             else:
-                heapq.heappop(self._heap)
+                heapq.heappop(heap)
         yield from self._ticks(self.end)
         yield Tick(self.end + 3600 * US)
 
@@ -275,17 +283,19 @@ class Simulation:
             yield Tick(tick, tick if on_chunk else -1)
             self._next_tick = tick + FLUSH_US
 
-    def _pop(self) -> Iterator[Emission]:
+    # The event handlers below return their one emission (or None) instead of yielding:
+    # a generator per request costs more than the work it wraps.
+    def _pop(self) -> Emission | None:
         t, _, kind, payload = heapq.heappop(self._heap)
         if kind == self._FACT:
-            yield payload[1]
-        elif kind == self._PROBE:
-            yield from self._probe(t, payload)
-        elif kind == self._RETRY:
+            fact: Fact = payload[1]
+            return fact
+        if kind == self._PROBE:
+            return self._probe(t, payload)
+        if kind == self._RETRY:
             r, tries = payload
-            yield from self._try(r, t, tries)
-        elif kind == self._SCANNER:
-            yield self._scanner(t, payload)
+            return self._try(r, t, tries)
+        return self._scanner(t, payload)
 
     # ------------------------------------------------------------------ requests
     def _new_request(self, t: int, kind: str) -> Request:
@@ -307,7 +317,7 @@ class Simulation:
             path="/",
         )
 
-    def _arrival(self, t: int) -> Iterator[Emission]:
+    def _arrival(self, t: int) -> Request | None:
         rng = self.rng
         random = rng.random
         if random() < 0.36:
@@ -321,8 +331,7 @@ class Simulation:
             else:
                 r.status, r.body_bytes = 200, size
             r.end_us = t + int(-600 * math.log(1.0 - random())) + 40
-            yield r
-            return
+            return r
         r = self._new_request(t, "api")
         ep = self._endpoint_pick(rng)
         r.endpoint = ep
@@ -337,7 +346,7 @@ class Simulation:
         }
         r.path = ep.template.format_map(params)
         r.mesh_start_us = t + 180 + int(random() * 120)
-        yield from self._try(r, r.mesh_start_us + 350 + int(random() * 300), 0)
+        return self._try(r, r.mesh_start_us + 350 + int(random() * 300), 0)
 
     def _routable(self, t: int) -> list[Pod]:
         """Pods the sidecar still has as healthy endpoints (it learns of changes late).
@@ -366,7 +375,8 @@ class Simulation:
         self._route_cache, self._route_from, self._route_until = out, seen, until
         return out
 
-    def _try(self, r: Request, t: int, tries: int) -> Iterator[Emission]:
+    def _try(self, r: Request, t: int, tries: int) -> Request | None:
+        """Send one attempt: the finished request, or None while a retry is pending."""
         rng = self.rng
         deadline = r.mesh_start_us + ROUTE_TIMEOUT_US
         pods = self._routable(t)
@@ -377,30 +387,26 @@ class Simulation:
             fresh = pods
         if not fresh:
             if not r.attempts:
-                yield self._finish_local(
+                return self._finish_local(
                     r, t + 60 + rng.below(200), 503, "UH", "no_healthy_upstream", BODY_UH
                 )
-            else:
-                yield self._finish_failed(r)
-            return
+            return self._finish_failed(r)
         pod = fresh[rng.below(len(fresh))]
         a = self._run_attempt(r, pod, t)
         r.attempts.append(a)
         if a.end_us > deadline:
             a.abandoned = True
-            yield self._finish_timeout(r, deadline)
-            return
+            return self._finish_timeout(r, deadline)
         retriable = a.status >= 500 or a.status == 0
         if retriable and tries < MESH_RETRY_ATTEMPTS:
             backoff = int(rng.random() * (2 ** (tries + 1) - 1) * 25_000)
             nxt = a.end_us + backoff + 300
             if nxt < deadline:
                 self._push(nxt, self._RETRY, (r, tries + 1))
-                return
+                return None
         if (retriable and tries > 0) or (retriable and a.status == 0):
-            yield self._finish_failed(r)
-            return
-        yield self._finish_upstream(r, a)
+            return self._finish_failed(r)
+        return self._finish_upstream(r, a)
 
     def _run_attempt(self, r: Request, pod: Pod, t: int) -> Attempt:
         rng = self.rng
@@ -577,15 +583,15 @@ class Simulation:
             r.exemplar = kind
 
     # ------------------------------------------------------------------ probes
-    def _probe(self, t: int, pod: Pod) -> Iterator[Emission]:
+    def _probe(self, t: int, pod: Pod) -> ProbeResult | None:
         nxt = t + PROBE_PERIOD_US
         if pod.deleted_us is None or nxt < pod.deleted_us:
             self._push(nxt, self._PROBE, pod)
         if t < self.start or (pod.deleted_us is not None and t >= pod.deleted_us):
-            return
+            return None
         c = pod.alive_at(t)
         if c is None:
-            return  # kubelet does not probe a container that is not running
+            return None  # kubelet does not probe a container that is not running
         url = f"http://{pod.ip}:{API_PORT}/actuator/health/readiness"
         if t < c.ready_us:
             ok = False
@@ -616,7 +622,8 @@ class Simulation:
                 self._route_until = 0
                 became = "not ready"
         if not ok or became:
-            yield ProbeResult(t, pod, ok, output, became)
+            return ProbeResult(t, pod, ok, output, became)
+        return None
 
     # ------------------------------------------------------------------ noise
     def _plan_scanners(self) -> None:

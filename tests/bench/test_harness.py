@@ -50,7 +50,8 @@ def test_quick_run_writes_markdown_and_json(tmp_path: Path) -> None:
     assert report["mode"] == "quick"
 
     # one row per bundle case, each measured (values exist; their size is not asserted)
-    assert list(report["bundles"]) == ["15m-900", "15m-1.8k", "v0"]
+    assert list(report["bundles"]) == ["15m-900", "15m-1.8k", "15m-1.8k-1p", "v0"]
+    assert report["bundles"]["15m-1.8k-1p"]["workers"] == 1
     for key, bundle in report["bundles"].items():
         assert bundle["error"] is None, bundle["error"]
         assert bundle["runs"] == 1

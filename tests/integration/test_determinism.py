@@ -51,6 +51,30 @@ def test_regenerating_gives_byte_identical_bundles(bundle: Bundle, tmp_path: Pat
         assert first[name] == second[name], f"{name} differs between two generations"
 
 
+@pytest.mark.parametrize("workers", [2, 3, 5])
+def test_rendering_in_worker_processes_gives_the_same_bytes(
+    bundle: Bundle, tmp_path: Path, workers: int
+) -> None:
+    """Streams split over worker processes: every file, label and manifest included."""
+    again = generate_bundle(request_for(bundle.scenario), tmp_path, workers=workers)
+
+    assert _files(again) == _files(bundle.path)
+    assert [p.name for p in tmp_path.iterdir()] == [bundle.path.name]
+
+
+def test_cli_generate_with_workers_writes_the_same_bundle(
+    bundles: dict[str, Bundle], tmp_path: Path
+) -> None:
+    b = bundles["pod_oom_restart_loop"]
+
+    proc = run_cli(
+        "generate", *cli_args(request_for(b.scenario)), "--out", str(tmp_path), "--workers", "2"
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert _files(tmp_path / b.path.name) == _files(b.path)
+
+
 def test_a_different_seed_changes_every_stream(bundle: Bundle, tmp_path: Path) -> None:
     other = generate_bundle(request_for(bundle.scenario, seed=43), tmp_path)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rca.seed import renderers
+from rca.seed import _parallel, renderers
 from rca.seed.mock_incident_generator import (
     GenerationError,
     generate_bundle,
@@ -171,18 +172,21 @@ FAILURES_MIDWAY: dict[str, BaseException] = {
 }
 
 
+# workers=2 renders the db stream in a forked worker process, which inherits the patch.
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "in-worker"])
 @pytest.mark.parametrize("exc", FAILURES_MIDWAY.values(), ids=FAILURES_MIDWAY.keys())
 def test_failed_regeneration_keeps_the_good_bundle(
     monkeypatch: pytest.MonkeyPatch,
     good_bundle: tuple[Path, dict[str, bytes]],
     exc: BaseException,
+    workers: int,
 ) -> None:
     path, before = good_bundle
     _raise_midway(monkeypatch, exc)
 
     expected: type[BaseException] = GenerationError if isinstance(exc, Exception) else type(exc)
     with pytest.raises(expected) as info:
-        generate_bundle(request_for("db_connection_pool_exhaustion"), path.parent)
+        generate_bundle(request_for("db_connection_pool_exhaustion"), path.parent, workers=workers)
     if isinstance(info.value, GenerationError):
         assert info.value.code == "GENERATION_FAILED"
         assert str(exc) in str(info.value)
@@ -190,6 +194,78 @@ def test_failed_regeneration_keeps_the_good_bundle(
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no .partial / .old left
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert validate(path) == []
+
+
+def test_a_worker_process_that_dies_keeps_the_good_bundle(
+    monkeypatch: pytest.MonkeyPatch, good_bundle: tuple[Path, dict[str, bytes]]
+) -> None:
+    """A worker killed mid-bundle (OOM killer, SIGKILL) is an error, not a short file."""
+    path, before = good_bundle
+    db = renderers.RENDERERS["db"]
+
+    def request(self: Any, r: Any) -> None:
+        os._exit(137)
+
+    monkeypatch.setattr(db, "request", request)
+
+    with pytest.raises(GenerationError) as info:
+        generate_bundle(request_for("db_connection_pool_exhaustion"), path.parent, workers=2)
+    assert info.value.code == "GENERATION_FAILED"
+    assert "worker process died" in str(info.value) and "workers=1" in str(info.value)
+
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+
+
+def test_a_threaded_caller_renders_in_one_process(
+    monkeypatch: pytest.MonkeyPatch, bundles: dict[str, Bundle], tmp_path: Path
+) -> None:
+    """Forking while another thread runs can deadlock the child: no workers then."""
+
+    def no_pool(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("forked while another thread was running")
+
+    monkeypatch.setattr(_parallel, "ProcessPoolExecutor", no_pool)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        path = generate_bundle(request_for("normal_load"), tmp_path, workers=2)
+    finally:
+        stop.set()
+        other.join()
+
+    assert validate(path) == []
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == {
+        p.name: p.read_bytes() for p in bundles["normal_load"].path.iterdir()
+    }
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 2.5, "2"])
+def test_bad_worker_counts_are_refused(tmp_path: Path, workers: Any) -> None:
+    with pytest.raises(GenerationError) as info:
+        generate_bundle(request_for("normal_load", **SMALL), tmp_path, workers=workers)
+    assert info.value.code == "INVALID_PARAMETER"
+    assert info.value.field == "workers"
+    assert ">= 1" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_cli_refuses_bad_workers(tmp_path: Path, value: str) -> None:
+    out = tmp_path / "out"
+    proc = run_cli(
+        "generate",
+        *cli_args(request_for("normal_load", **SMALL)),
+        "--out",
+        str(out),
+        "--workers",
+        value,
+    )
+    assert proc.returncode == 2
+    assert f"workers={value!r}: expected a whole number >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
 
 
 def test_failed_swap_keeps_the_good_bundle(

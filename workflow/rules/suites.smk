@@ -42,9 +42,13 @@ rule suite_bundle:
         "results/logs/suites/{suite}/{noise}/{bundle}.log",
     conda:
         "../envs/generator.yaml"
+    # One core per bundle unless a profile says otherwise (set-threads: suite_bundle=N):
+    # the generator renders streams in N processes only when told, so jobs never
+    # oversubscribe the cores Snakemake hands out.
+    threads: 1
     shell:
         "python -m rca.seed.mock_incident_generator generate {params.request}"
-        " --out {params.parent:q} > {log:q} 2>&1"
+        " --workers {threads} --out {params.parent:q} > {log:q} 2>&1"
 
 
 # The index, after every bundle validates: identity of each bundle plus the checksums

@@ -1,0 +1,44 @@
+"""How a bundle is split over worker processes (the bytes are tested in integration)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rca.seed import _parallel
+from rca.seed._models import STREAMS
+from rca.seed.mock_incident_generator import make_request
+
+
+@pytest.mark.parametrize("workers", range(1, 8))
+def test_every_stream_is_rendered_exactly_once(workers: int) -> None:
+    groups = _parallel.stream_groups(workers)
+
+    assert 1 <= len(groups) <= min(workers, len(STREAMS))
+    assert sorted(s for g in groups for s in g) == sorted(STREAMS)
+    for g in groups:
+        assert list(g) == sorted(g, key=STREAMS.index)  # bundle order inside a group
+
+
+def test_the_caller_renders_the_costliest_group() -> None:
+    cost = [sum(_parallel.STREAM_COST[s] for s in g) for g in _parallel.stream_groups(3)]
+    assert cost == sorted(cost, reverse=True)
+
+
+def test_two_workers_split_the_heavy_streams() -> None:
+    assert _parallel.stream_groups(2) == [("ui", "mesh"), ("api", "db", "k8s")]
+
+
+def test_small_bundles_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "usable_cpus", lambda: 8)
+    anchor = "2026-11-26T05:00:00Z"
+    small = make_request(scenario="normal_load", seed=1, time_anchor=anchor, rps=2)
+    big = make_request(scenario="normal_load", seed=1, time_anchor=anchor, rps=20)
+
+    assert _parallel.auto_workers(small) == 1
+    assert _parallel.auto_workers(big) == _parallel.MAX_WORKERS
+
+
+def test_auto_never_asks_for_more_processes_than_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "usable_cpus", lambda: 1)
+    big = make_request(scenario="normal_load", seed=1, time_anchor="2026-11-26T05:00:00Z", rps=50)
+    assert _parallel.auto_workers(big) == 1
