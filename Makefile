@@ -24,4 +24,4 @@ test: env
 lint: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy rca
+	$(BIN)/mypy

@@ -1,5 +1,6 @@
 """Code-quality gates as tests, so `make test` fails on them: ruff (lint and format) on
-the whole tree, strict mypy on `rca/`. Configuration lives in pyproject.toml."""
+the whole tree, strict mypy on `rca/`, `benchmarks/` and `tests/`. Configuration lives
+in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -36,6 +37,6 @@ def test_ruff_format() -> None:
 
 
 @pytest.mark.slow  # several seconds with a cold cache (a fresh clone, CI)
-def test_mypy_strict_on_rca() -> None:
-    res = run("mypy", "rca")
+def test_mypy_strict() -> None:
+    res = run("mypy", "rca", "benchmarks", "tests")
     assert res.returncode == 0, res.stdout

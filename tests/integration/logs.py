@@ -131,11 +131,13 @@ class Bundle:
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
-        return json.loads(self.text("manifest.json"))
+        manifest: dict[str, Any] = json.loads(self.text("manifest.json"))
+        return manifest
 
     @cached_property
     def truth(self) -> dict[str, Any]:
-        return json.loads(self.text("ground_truth.json"))
+        truth: dict[str, Any] = json.loads(self.text("ground_truth.json"))
+        return truth
 
     @cached_property
     def window(self) -> tuple[datetime, datetime]:

@@ -27,6 +27,7 @@ from rca.seed.mock_incident_generator import (
     GroundTruth,
     generate_bundle,
 )
+from tests.images import rgb_pixels
 
 RCA_MOCK = Path(sys.executable).parent / "rca-mock"
 SIZE = (1600, 900)
@@ -77,21 +78,21 @@ def draw(bundle: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Imag
 
 def non_white_share(image: Image.Image, box: tuple[int, int, int, int]) -> float:
     region = image.crop(box)
-    pixels = list(region.get_flattened_data())
+    pixels = rgb_pixels(region)
     return sum(1 for p in pixels if min(p) < 248) / len(pixels)
 
 
 def red_pixels(image: Image.Image, box: tuple[int, int, int, int]) -> int:
     """Pixels of the label's red (#d62728), however anti-aliased: strong red, little else."""
-    return sum(
-        1 for r, g, b in image.crop(box).get_flattened_data() if r > 170 and g < 110 and b < 110
-    )
+    return sum(1 for r, g, b in rgb_pixels(image.crop(box)) if r > 170 and g < 110 and b < 110)
 
 
 def x_pixel(ax: Any, at: str) -> float:
     """The image column of instant ``at`` (RFC 3339) on an axes."""
     naive = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
-    x, _ = ax.transData.transform((mdates.date2num([naive])[0], 0.0))
+    # matplotlib.dates ships no annotations for date2num
+    day = mdates.date2num([naive])[0]  # type: ignore[no-untyped-call]
+    x, _ = ax.transData.transform((day, 0.0))
     return float(x)
 
 
@@ -114,7 +115,7 @@ def test_cli_writes_a_1600x900_png_that_is_not_blank(labelled: Path, tmp_path: P
     assert res.stdout.strip() == str(out)
     image = rgb(out)
     assert image.size == SIZE
-    counts = Counter(image.get_flattened_data())
+    counts = Counter(rgb_pixels(image))
     background = counts.most_common(1)[0][1]
     assert 1 - background / (SIZE[0] * SIZE[1]) > 0.05  # lines, bars, text, shading
     assert len(counts) > 200
@@ -132,6 +133,7 @@ def test_the_label_is_drawn_over_the_timeline(
     truth = GroundTruth.model_validate_json((labelled / GROUND_TRUTH_FILE).read_bytes())
     window, first = truth.incident_window, truth.first_signal
     assert truth.incident and window is not None and first is not None
+    assert first.at is not None
     end = window.recovery or window.peak
     with_label, fig_l = draw(labelled, tmp_path / "labelled.png", monkeypatch)
     without, fig_u = draw(unlabelled, tmp_path / "unlabelled.png", monkeypatch)

@@ -20,6 +20,7 @@ from PIL import Image
 
 from rca.seed.mock_incident_generator import GROUND_TRUTH_FILE, MANIFEST_FILE, STREAM_FILES
 from rca.seed.scenarios import scenario_ids
+from tests.images import rgb_pixels
 from tests.workflow.helpers import FIXTURES, ROOT, snakemake
 from tests.workflow.test_workflow import index
 
@@ -49,7 +50,7 @@ def png(data: bytes) -> Image.Image:
 
 def pixel_stats(image: Image.Image) -> tuple[float, int, int]:
     """(share of pixels unlike the background, distinct colours, saturated pixels)."""
-    counts = Counter(image.get_flattened_data())
+    counts = Counter(rgb_pixels(image))
     background = counts.most_common(1)[0][1]
     saturated = sum(
         n

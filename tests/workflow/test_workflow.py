@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import yaml
@@ -30,9 +31,18 @@ pytestmark = pytest.mark.workflow
 BUNDLE_FILES = {*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE}
 
 
-def index(ws: Path) -> dict[str, dict[str, object]]:
+class IndexEntry(TypedDict):
+    """One bundle of the fixture index (`rca.config.fixture_index`)."""
+
+    scenario: str
+    seed: int
+    time_anchor: str
+    path: str
+
+
+def index(ws: Path) -> dict[str, IndexEntry]:
     doc = json.loads((ws / FIXTURES / "index.json").read_text())
-    bundles: dict[str, dict[str, object]] = doc["bundles"]
+    bundles: dict[str, IndexEntry] = doc["bundles"]
     return bundles
 
 
@@ -92,7 +102,8 @@ def test_threshold_edit_reruns_only_that_bundles_label_and_manifest(workspace: P
     assert planned_jobs(workspace) == []
 
 
-BROKEN = {
+# case -> (edit, where it is merged in the config, what the error must say)
+BROKEN: dict[str, tuple[dict[str, object], tuple[str, ...], list[str]]] = {
     "unknown scenario": (
         {"no_such_scenario": {}},
         ("scenarios",),
