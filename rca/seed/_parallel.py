@@ -11,12 +11,10 @@ runs other threads can deadlock, so a threaded caller renders in one process ins
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
@@ -42,7 +40,8 @@ def usable_cpus() -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    # fork exists on every POSIX system; Windows has only spawn.
+    return sys.platform != "win32" and threading.active_count() == 1
 
 
 def auto_workers(req: GenerationRequest) -> int:
@@ -89,6 +88,11 @@ def render_streams(req: GenerationRequest, out_dir: Path, workers: int = 1) -> P
     groups = stream_groups(workers) if workers > 1 and can_fork() else [STREAMS]
     if len(groups) == 1:
         return _render(req, STREAMS, out_dir)
+    # Imported here: a one-process bundle (every workflow job) does not pay for them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context("fork")
     # Leaving the `with` waits for the workers, so they never write into a staging
     # directory that an error in this process is about to remove.

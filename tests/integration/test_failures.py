@@ -3,6 +3,7 @@ half-written, and a good bundle never lost to a failed regeneration."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import os
 import shutil
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rca.seed import _parallel, renderers
+from rca.seed import renderers
 from rca.seed.mock_incident_generator import (
     GenerationError,
     generate_bundle,
@@ -225,7 +226,7 @@ def test_a_threaded_caller_renders_in_one_process(
     def no_pool(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("forked while another thread was running")
 
-    monkeypatch.setattr(_parallel, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
