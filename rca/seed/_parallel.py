@@ -5,8 +5,9 @@ from the seed), so a bundle can be split into groups of streams, one pass per gr
 the bytes are those of a single pass whatever the split. Each extra worker pays for its
 own simulation, so only big bundles are split, into at most ``MAX_WORKERS`` groups.
 
-Workers are forked (cheap: the modules are already imported). Forking a process that
-runs other threads can deadlock, so a threaded caller renders in one process instead.
+Workers are forked (cheap: the modules are already imported), on Linux only. Forking a
+process that runs other threads can deadlock, so a threaded caller renders in one process
+instead.
 """
 
 from __future__ import annotations
@@ -32,16 +33,29 @@ PARALLEL_MIN_REQUESTS = 20_000
 MAX_WORKERS = 3
 
 
-def usable_cpus() -> int:
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota.
+
+    A container limited to 1.5 CPUs still sees every CPU of the host in its affinity
+    mask; splitting a bundle there would only add a second simulation to the same time.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota visible: the affinity stands
+    return cpus
 
 
 def can_fork() -> bool:
-    # fork exists on every POSIX system; Windows has only spawn.
-    return sys.platform != "win32" and threading.active_count() == 1
+    # Linux only: macOS's system frameworks are not fork-safe (Python defaults to spawn
+    # there, whose start-up would eat the gain), and Windows cannot fork at all.
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def auto_workers(req: GenerationRequest) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from rca.seed import _parallel
@@ -42,3 +45,23 @@ def test_auto_never_asks_for_more_processes_than_cpus(monkeypatch: pytest.Monkey
     monkeypatch.setattr(_parallel, "usable_cpus", lambda: 1)
     big = make_request(scenario="normal_load", seed=1, time_anchor="2026-11-26T05:00:00Z", rps=50)
     assert _parallel.auto_workers(big) == 1
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", 2), ("100000 100000\n", 1), ("150000 100000\n", 1), ("50000 100000\n", 1)],
+)
+def test_a_cgroup_cpu_quota_caps_the_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cpu_max: str, expected: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    quota = tmp_path / "cpu.max"
+    quota.write_text(cpu_max)
+    assert _parallel.usable_cpus(quota) == expected
+
+
+def test_no_cgroup_file_leaves_the_affinity(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert _parallel.usable_cpus(tmp_path / "missing") == 3
