@@ -98,6 +98,10 @@ def run_chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedPro
         "--disable-sync",
         f"--user-data-dir={profile}",
         "--window-size=1600,900",
+        # Dump or shoot only once the page's scripts have run (virtual time runs them to
+        # completion at once); without it a loaded machine can catch the loading screen.
+        "--virtual-time-budget=30000",
+        "--run-all-compositor-stages-before-draw",
         *args,
         url,
     ]
