@@ -175,7 +175,8 @@ BROWSER_AGENTS = (
 SCANNER_AGENTS = (
     "Mozilla/5.0 zgrab/0.x",
     "python-requests/2.31.0",
-    "Mozilla/5.0 (compatible; CensysInspect/1.1; +https://about.censys.io/)",
+    # Research scanners name a page about themselves; ours is on a documentation domain.
+    "Mozilla/5.0 (compatible; ResearchScan/1.1; +https://scan.example.com/)",
     "curl/7.88.1",
 )
 SCANNER_PATHS = (

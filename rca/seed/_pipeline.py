@@ -17,7 +17,7 @@ from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
 from .scenarios import Fact, Plan, PlanContext
 
-FORMAT_VERSION = "1"  # bump when any renderer's output bytes change on purpose
+FORMAT_VERSION = "2"  # bump when any renderer's output bytes change on purpose
 
 
 def bundle_id(scenario: str, seed: int, time_anchor_us: int) -> str:
