@@ -13,24 +13,26 @@ unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .. import _timefmt as tf
 from .._sim import Attempt, Request
 from .._sink import Sink
 from .._topology import Pod
 from ..scenarios import Fact
 from ._base import RenderContext, Renderer
+from ._logback import logger_field, thread_field
 
 APP = "orders-api"
 L_ACCESS = "com.example.orders.web.AccessLogFilter"
-L_SQL = "o.h.engine.jdbc.spi.SqlExceptionHelper"
-L_DISPATCH = "o.a.c.c.C.[.[.[/].[dispatcherServlet]"
-L_RESOLVER = ".m.m.a.ExceptionHandlerExceptionResolver"
-L_APP = "c.e.orders.OrdersApiApplication"
+L_SQL = "org.hibernate.engine.jdbc.spi.SqlExceptionHelper"
+L_DISPATCH = "org.apache.catalina.core.ContainerBase.[Tomcat].[localhost].[/].[dispatcherServlet]"
+L_RESOLVER = (
+    "org.springframework.web.servlet.mvc.method.annotation.ExceptionHandlerExceptionResolver"
+)
+L_APP = "com.example.orders.OrdersApiApplication"
 L_HIKARI_DS = "com.zaxxer.hikari.HikariDataSource"
 L_HIKARI_POOL = "com.zaxxer.hikari.pool.HikariPool"
-L_SWEEPER = "c.e.orders.jobs.AbandonedCartSweeper"
+L_SWEEPER = "com.example.orders.jobs.AbandonedCartSweeper"
+L_TOMCAT = "org.springframework.boot.web.embedded.tomcat.TomcatWebServer"
 
 HEAP_MAX_MB = 576  # -XX:MaxRAMPercentage=75 of the 768 Mi limit
 BASE_USED = 0.38
@@ -78,12 +80,6 @@ NPE_MESSAGE = (
 )
 
 
-@lru_cache(maxsize=256)
-def _logger(name: str) -> str:
-    """Logback ``%-40.40logger{39}``: at most 40 chars, the rightmost kept."""
-    return f"{name[-40:]:<40}"
-
-
 class ApiRenderer(Renderer):
     stream = "api"
 
@@ -98,7 +94,7 @@ class ApiRenderer(Renderer):
     ) -> str:
         return (
             f"[pod/{pod.name}/{APP}] {tf.spring(t_us)} {level:>5} 1 --- [{APP}] "
-            f"[{thread[-15:]:>15}] {corr}{_logger(logger)} : {msg}"
+            f"[{thread_field(thread)}] {corr}{logger_field(logger)} : {msg}"
         )
 
     def _cont(self, pod: Pod, lines: list[str]) -> str:
@@ -292,20 +288,20 @@ class ApiRenderer(Renderer):
             (
                 0.28,
                 "INFO",
-                "o.s.b.w.embedded.tomcat.TomcatWebServer",
+                L_TOMCAT,
                 "Tomcat initialized with port 8080 (http)",
             ),
-            (0.29, "INFO", "o.apache.catalina.core.StandardService", "Starting service [Tomcat]"),
+            (0.29, "INFO", "org.apache.catalina.core.StandardService", "Starting service [Tomcat]"),
             (
                 0.29,
                 "INFO",
-                "o.apache.catalina.core.StandardEngine",
+                "org.apache.catalina.core.StandardEngine",
                 "Starting Servlet engine: [Apache Tomcat/10.1.41]",
             ),
             (
                 0.33,
                 "INFO",
-                "o.a.c.c.C.[Tomcat].[localhost].[/]",
+                "org.apache.catalina.core.ContainerBase.[Tomcat].[localhost].[/]",
                 "Initializing Spring embedded WebApplicationContext",
             ),
             (0.50, "INFO", L_HIKARI_DS, "HikariPool-1 - Starting..."),
@@ -320,7 +316,7 @@ class ApiRenderer(Renderer):
             (
                 0.80,
                 "WARN",
-                "JpaBaseConfiguration$JpaWebConfiguration",
+                "org.springframework.boot.autoconfigure.orm.jpa.JpaBaseConfiguration$JpaWebConfiguration",
                 "spring.jpa.open-in-view is enabled by default. Therefore, database queries may be "
                 "performed during view rendering. Explicitly configure spring.jpa.open-in-view to "
                 "disable this warning",
@@ -328,13 +324,13 @@ class ApiRenderer(Renderer):
             (
                 0.90,
                 "INFO",
-                "o.s.b.a.e.web.EndpointLinksResolver",
+                "org.springframework.boot.actuate.endpoint.web.EndpointLinksResolver",
                 "Exposing 3 endpoints beneath base path '/actuator'",
             ),
             (
                 0.95,
                 "INFO",
-                "o.s.b.w.embedded.tomcat.TomcatWebServer",
+                L_TOMCAT,
                 "Tomcat started on port 8080 (http) with context path '/'",
             ),
             (
@@ -358,19 +354,19 @@ class ApiRenderer(Renderer):
             (
                 0,
                 hook,
-                "o.s.b.w.e.tomcat.GracefulShutdown",
+                "org.springframework.boot.web.embedded.tomcat.GracefulShutdown",
                 "Commencing graceful shutdown. Waiting for active requests to complete",
             ),
             (
                 120_000,
                 "tomcat-shutdown",
-                "o.s.b.w.e.tomcat.GracefulShutdown",
+                "org.springframework.boot.web.embedded.tomcat.GracefulShutdown",
                 "Graceful shutdown complete",
             ),
             (
                 140_000,
                 hook,
-                "j.LocalContainerEntityManagerFactoryBean",
+                "org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean",
                 "Closing JPA EntityManagerFactory for persistence unit 'default'",
             ),
             (150_000, hook, L_HIKARI_DS, "HikariPool-1 - Shutdown initiated..."),
