@@ -7,6 +7,9 @@ import concurrent.futures
 import errno
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +24,7 @@ from rca.seed.mock_incident_generator import (
     generate_stream,
     validate,
 )
-from tests.integration.conftest import cli_args, request_for, run_cli
+from tests.integration.conftest import ROOT, cli_args, request_for, run_cli
 from tests.integration.logs import Bundle
 
 SMALL = {"duration_minutes": 15, "rps": 1.0}
@@ -127,18 +130,72 @@ def test_unwritable_output_directory_fails_cleanly(tmp_path: Path) -> None:
     assert blocker.read_text() == "not a directory\n"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only directory")
+def _as_nobody() -> list[str]:
+    """Run a command as an unprivileged user: root writes into read-only directories."""
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None,
+    reason="running as root without setpriv to drop privileges",
+)
 def test_read_only_output_directory_fails_cleanly(tmp_path: Path) -> None:
-    out = tmp_path / "ro"
-    out.mkdir()
-    out.chmod(0o555)
+    if os.geteuid() != 0:
+        out = tmp_path / "ro"
+        out.mkdir()
+        out.chmod(0o555)
+        try:
+            with pytest.raises(GenerationError) as info:
+                generate_bundle(request_for("normal_load", **SMALL), out)
+            assert info.value.code == "GENERATION_FAILED"
+            assert list(out.iterdir()) == []
+        finally:
+            out.chmod(0o755)
+        return
+    # As root (CI): the CLI as `nobody`, into a directory nobody may not write. pytest's
+    # own temporary directories are private to root, so this one sits beside them.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = subprocess.run(
+        [*_as_nobody(), sys.executable, "-c", "import rca.seed.mock_incident_generator"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"`nobody` cannot run this checkout's Python: {probe.stderr.strip()[-200:]}")
+    base = Path(tempfile.mkdtemp(prefix="rca-readonly-"))
     try:
-        with pytest.raises(GenerationError) as info:
-            generate_bundle(request_for("normal_load", **SMALL), out)
-        assert info.value.code == "GENERATION_FAILED"
+        base.chmod(0o755)
+        out = base / "ro"
+        out.mkdir(mode=0o555)
+        out.chmod(0o555)
+        proc = subprocess.run(
+            [
+                *_as_nobody(),
+                sys.executable,
+                "-m",
+                "rca.seed.mock_incident_generator",
+                "generate",
+                *cli_args(request_for("normal_load", **SMALL)),
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            env={**env, "HOME": str(base)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.startswith("error: GENERATION_FAILED: output directory"), proc.stderr
+        assert "Permission denied" in proc.stderr
+        assert "Traceback" not in proc.stderr
         assert list(out.iterdir()) == []
     finally:
-        out.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ failed regeneration
