@@ -6,6 +6,7 @@ copy it into their own ``tmp_path`` first).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -89,3 +90,22 @@ def pgbadger_results(bundles: dict[str, Bundle]) -> dict[str, PgBadgerResult]:
             s: pool.submit(pgbadger_parse, b.path / "db_events.log") for s, b in bundles.items()
         }
     return {s: f.result() for s, f in futures.items()}
+
+
+@pytest.fixture
+def worker_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``max_workers`` of every process pool a bundle starts (proof workers ran).
+
+    ``render_streams`` quietly renders in one process when it may not fork, so a test of
+    the worker path asserts on this list rather than trusting the request.
+    """
+    started: list[int] = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
+            started.append(max_workers or 0)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Counting)
+    return started

@@ -20,6 +20,7 @@ from rca.seed.mock_incident_generator import (
     main,
     write_manifest,
 )
+from tests.ci import unavailable
 from tests.integration.conftest import ROOT, cli_args, request_for, run_cli
 from tests.integration.logs import SCENARIOS, Bundle
 
@@ -53,11 +54,12 @@ def test_regenerating_gives_byte_identical_bundles(bundle: Bundle, tmp_path: Pat
 
 @pytest.mark.parametrize("workers", [2, 3, 5])
 def test_rendering_in_worker_processes_gives_the_same_bytes(
-    bundle: Bundle, tmp_path: Path, workers: int
+    bundle: Bundle, tmp_path: Path, workers: int, worker_pools: list[int]
 ) -> None:
     """Streams split over worker processes: every file, label and manifest included."""
     again = generate_bundle(request_for(bundle.scenario), tmp_path, workers=workers)
 
+    assert worker_pools == [workers - 1]  # really split: this process + workers - 1
     assert _files(again) == _files(bundle.path)
     assert [p.name for p in tmp_path.iterdir()] == [bundle.path.name]
 
@@ -220,7 +222,7 @@ def _venv312(python: str) -> Path:
     ):
         proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
         if proc.returncode != 0:
-            pytest.skip(
+            unavailable(
                 f"cannot prepare {VENV312.name}: {' '.join(argv[:3])}: {proc.stderr[-400:]}"
             )
     stamp.write_text(stamp_text)
@@ -231,7 +233,7 @@ def _venv312(python: str) -> Path:
 def bundles312(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = _find_python312()
     if python is None:
-        pytest.skip("no Python 3.12 interpreter found (python3.12, pyenv 3.12.x, $RCA_PYTHON312)")
+        unavailable("no Python 3.12 interpreter found (python3.12, pyenv 3.12.x, $RCA_PYTHON312)")
     exe = _venv312(python)
     out = tmp_path_factory.mktemp("py312")
     script = (

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from rca.seed import renderers
+from rca.seed import _parallel, renderers
 from rca.seed.mock_incident_generator import (
     GenerationError,
     generate_bundle,
@@ -238,6 +238,7 @@ def test_failed_regeneration_keeps_the_good_bundle(
     good_bundle: tuple[Path, dict[str, bytes]],
     exc: BaseException,
     workers: int,
+    worker_pools: list[int],
 ) -> None:
     path, before = good_bundle
     _raise_midway(monkeypatch, exc)
@@ -248,6 +249,7 @@ def test_failed_regeneration_keeps_the_good_bundle(
     if isinstance(info.value, GenerationError):
         assert info.value.code == "GENERATION_FAILED"
         assert str(exc) in str(info.value)
+    assert worker_pools == ([] if workers == 1 else [workers - 1])
 
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no .partial / .old left
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
@@ -260,6 +262,8 @@ def test_a_worker_process_that_dies_keeps_the_good_bundle(
     """A worker killed mid-bundle (OOM killer, SIGKILL) is an error, not a short file."""
     path, before = good_bundle
     db = renderers.RENDERERS["db"]
+    # Rendered in this process instead, os._exit would end the test run itself.
+    assert _parallel.can_fork(), "cannot fork here: the worker path is not under test"
 
     def request(self: Any, r: Any) -> None:
         os._exit(137)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import unavailable
 from tests.workflow.helpers import ROOT, SNAKEMAKE, suite_workspace
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -46,23 +47,13 @@ SLURM_ARGS = (
 )
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _cannot_run(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"{reason}; CI must run the SLURM test", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def slurm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A running single-node cluster; yields the environment that reaches it."""
     if os.geteuid() != 0:
-        _cannot_run("the local SLURM cluster needs root (its daemons run as root)")
+        unavailable("the local SLURM cluster needs root (its daemons run as root)")
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        _cannot_run("snakemake-executor-plugin-slurm is not installed (scripts/bootstrap.sh)")
+        unavailable("snakemake-executor-plugin-slurm is not installed (scripts/bootstrap.sh)")
 
     with LOCK.open("w") as lock:
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -85,7 +76,7 @@ def slurm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
                 check=False,
             )
             if res.returncode == 3:  # cannot run here (not installable, foreign config)
-                _cannot_run(res.stderr.strip().splitlines()[-1])
+                unavailable(res.stderr.strip().splitlines()[-1])
             assert res.returncode == 0, f"{SCRIPT} start failed:\n{res.stderr}"
             conf = res.stdout.strip().splitlines()[-1].removeprefix("SLURM_CONF=")
             yield {**os.environ, "SLURM_CONF": conf}
