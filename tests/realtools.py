@@ -33,6 +33,7 @@ __all__ = [
     "NGINX_MAIN_EXT_GOACCESS",
     "NGINX_MAIN_EXT_RE",
     "NGINX_TIME_FORMAT",
+    "PGBADGER_LOG_AS_ERROR_RE",
     "PG_DEBIAN_PREFIX",
     "REAL_TOOLS",
     "GoAccessResult",
@@ -403,15 +404,30 @@ class PgEntryCount:
     An entry is any non-empty line that does not start with a TAB; a line starting
     with a TAB continues the previous entry (autovacuum report, deadlock DETAIL).
     ``by_severity`` takes the first ``WORD:␣␣`` on each entry line.
+    ``log_filed_as_error`` counts the LOG entries whose message pgBadger 12 files as
+    an error while parsing (see :data:`PGBADGER_LOG_AS_ERROR_RE`).
     """
 
     lines: int
     entries: int
     continuation_lines: int
     by_severity: Mapping[str, int]
+    log_filed_as_error: int
 
 
 _PG_SEVERITY_RE = re.compile(r" ([A-Z]+[0-9]?):  ")
+
+# pgBadger 12's change_log_level(): LOG messages it counts as ERROR while parsing, so
+# that they appear in its error report. Before writing a report it moves them back to
+# LOG in ``logs_type`` (restore_log_type_count), but only once per *stored sample* of
+# each message, not once per line: with many identical lines the ``-x json`` dump keeps
+# most of them under ERROR. Its LOG/ERROR split is therefore not a count of the log.
+PGBADGER_LOG_AS_ERROR_RE = re.compile(
+    r'parameter "[^"]+" changed to "[^"]+"|database system was|recovery has paused'
+    r"|ending cancel to blocking autovacuum|skipping analyze of|using stale statistics"
+    r"|replication command:|still waiting for|server process.*was terminated by signal"
+    r"|could not (?:receive|send) data (?:from|to) client"
+)
 
 
 def count_pg_entries(path: str | os.PathLike[str]) -> PgEntryCount:
@@ -419,14 +435,19 @@ def count_pg_entries(path: str | os.PathLike[str]) -> PgEntryCount:
     lines = text.splitlines()
     entries = [ln for ln in lines if ln and not ln.startswith("\t")]
     severities: Counter[str] = Counter()
+    filed_as_error = 0
     for ln in entries:
         match = _PG_SEVERITY_RE.search(ln)
-        severities[match.group(1) if match else "?"] += 1
+        severity = match.group(1) if match else "?"
+        severities[severity] += 1
+        if match and severity == "LOG" and PGBADGER_LOG_AS_ERROR_RE.search(ln, match.end()):
+            filed_as_error += 1
     return PgEntryCount(
         lines=len(lines),
         entries=len(entries),
         continuation_lines=sum(1 for ln in lines if ln.startswith("\t")),
         by_severity=dict(severities),
+        log_filed_as_error=filed_as_error,
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from rca.seed import _sim
 from tests.integration.logs import (
     ApiAccess,
     Bundle,
@@ -193,9 +194,32 @@ DOCUMENTED_SIZES = {"UH": 19, "UT": 24, "UC": 95, "UF": 145, "UF,URX": 168}
 LOCAL_REPLY_CODES = {"UH": 503, "UT": 504, "UC": 503, "UC,URX": 503, "UF": 503, "UF,URX": 503}
 
 
-def test_local_reply_bodies_match_the_reference_sizes() -> None:
+# The generator's bodies, per response_flags value (rca/seed/_sim.py).
+PRODUCT_BODIES = {
+    "UH": _sim.BODY_UH,
+    "UT": _sim.BODY_UT,
+    "UC": _sim.BODY_UC,
+    "UC,URX": _sim.BODY_UC_RETRIED,
+    "UF": _sim.BODY_UF,
+    "UF,URX": _sim.BODY_UF_RETRIED,
+}
+
+
+def test_generator_local_reply_bodies_are_envoys(bundles: dict[str, Bundle]) -> None:
+    """The generator's local-reply bodies are Envoy's text, and bytes_sent is their length.
+
+    Covers the kinds the session's bundles never produce (UC, UC,URX, UF) too.
+    """
+    assert PRODUCT_BODIES == LOCAL_REPLY_BODIES
     for flags, size in DOCUMENTED_SIZES.items():
-        assert len(LOCAL_REPLY_BODIES[flags]) == size, flags
+        assert len(PRODUCT_BODIES[flags]) == size, flags
+    sent: dict[str, set[int]] = defaultdict(set)
+    for b in bundles.values():
+        for m in b.mesh:
+            if m["response_code_details"] != "via_upstream":
+                sent[m["response_flags"]].add(m["bytes_sent"])
+    assert sent, "no local reply in any bundle"
+    assert {f: {len(PRODUCT_BODIES[f])} for f in sent} == dict(sent)
 
 
 def test_envoy_local_replies_send_exactly_their_body(bundle: Bundle) -> None:
@@ -225,20 +249,54 @@ def test_local_replies_of_every_kind_are_covered(bundles: dict[str, Bundle]) -> 
 
 
 # ------------------------------------------------------------------ Spring <-> PostgreSQL
+# Bundles whose PostgreSQL log holds statements with a sqlcommenter traceparent: slow
+# ones (slow_query_regression) or a duplicate-key conflict (noise, 0.6 % of POST
+# /api/orders). At seed 42 pod_oom_restart_loop draws no conflict and has no slow query.
+_COMMENTED_STATEMENTS = {
+    "normal_load",
+    "db_connection_pool_exhaustion",
+    "slow_query_regression",
+    "bad_api_rollout",
+}
+
+
 def test_logged_statements_belong_to_api_attempts(bundle: Bundle) -> None:
     """sqlcommenter traceparent = (trace, span) of the attempt; the query fits inside it."""
     by_span = {(a.event.trace, a.event.span): a for a in bundle.api_access}
     pattern = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-01'")
+    seen: set[tuple[str, str]] = set()
+    matched: list[int] = []
+    timed = 0
     for n, m in bundle.db:
         tp = pattern.search(m["msg"])
         if tp is None:
             continue
+        matched.append(n)
+        seen.add((tp[1], tp[2]))
         a = by_span.get((tp[1], tp[2]))
         assert a is not None, f"db_events.log:{n}: no API attempt with this trace/span"
         duration = re.match(r"duration: (\d+\.\d{3}) ms", m["msg"])
         if duration:
+            timed += 1
             assert float(duration[1]) <= a.elapsed_ms + 1, (n, a.event.line)
             assert m["user"] == "orders_app" and m["db"] == "shop", n
+    # The pattern reads every sqlcommenter comment there is (none slips past unchecked).
+    commented = [
+        n
+        for n, ln in enumerate(bundle.lines("db_events.log"), 1)
+        if "traceparent=" in ln and not ln.startswith("\t")
+    ]
+    assert matched == commented, sorted(set(commented) - set(matched))[:5]
+    # Every duplicate-key conflict (a 409 attempt in the API log) is logged with its
+    # statement: ERROR, DETAIL, STATEMENT /*...traceparent of that attempt*/.
+    conflicts = {
+        (a.event.trace or "", a.event.span or "") for a in bundle.api_access if a.status == 409
+    }
+    assert conflicts <= seen, conflicts - seen
+    if bundle.scenario in _COMMENTED_STATEMENTS:
+        assert seen, "no statement carries a traceparent: nothing was checked"
+    if bundle.scenario == "slow_query_regression":
+        assert timed > 0, "no slow statement with a duration and a traceparent"
 
 
 def test_hikari_timeouts_report_the_configured_5s(bundle: Bundle) -> None:
@@ -269,18 +327,16 @@ def _seconds(delay: str) -> int:
 def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> None:
     b = bundles["pod_oom_restart_loop"]
     year = b.window[0].year
-    delays: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
-    deaths: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
-    starts: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
-    uid_to_pod = {}
+    refusals: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
+    deaths: dict[str, list[datetime]] = defaultdict(list)
+    starts: dict[str, list[datetime]] = defaultdict(list)
+    uid_to_pod: dict[str, str] = {}
     for k in b.k8s:
         m = re.search(
             r"back-off (\S+) restarting failed container=orders-api pod=(\S+?)_shop\(", k.msg
         )
         if m and "CrashLoopBackOff" in k.msg:
-            # kubelet repeats the refusal on every pod sync during one back-off: keep the
-            # first line of each back-off period.
-            delays[m[2]].append((k.line, m[1], klog_to_datetime(k.time_key, year)))
+            refusals[m[2]].append((k.line, m[1], klog_to_datetime(k.time_key, year)))
         pm = re.search(r'pod="shop/(\S+)" podUID="([0-9a-f-]+)"', k.msg)
         if pm:
             uid_to_pod[pm[2]] = pm[1]
@@ -290,23 +346,36 @@ def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> 
             deaths[uid_to_pod[d[1]]].append(klog_to_datetime(k.time_key, year))
         if k.event and k.event["reason"] == "Started" and k.event["object"].startswith("shop/"):
             starts[k.event["object"][5:]].append(klog_to_datetime(k.time_key, year))
-    assert len(delays) >= 2, "expected several pods in CrashLoopBackOff"
-    for pod, lines in delays.items():
-        # One back-off per death: its first "Error syncing pod" line after that death.
-        seq = []
-        for died in deaths[pod]:
-            after = [(ln, v) for ln, v, at in lines if at >= died]
-            if after:
-                seq.append(after[0])
+    assert len(refusals) >= 2, "expected several pods in CrashLoopBackOff"
+    # Only OOM kills (exit 137) put a pod into CrashLoopBackOff here, and every kill does.
+    assert set(deaths) == set(refusals), (set(deaths), set(refusals))
+    longest = 0
+    for pod, lines in refusals.items():
+        # Each death opens one back-off, which lasts until the container dies again:
+        # kubelet refuses the restart on every pod sync in it, always with the same delay.
+        # Its first refusal comes after that death (PLEG reports it within a second).
+        seq: list[tuple[int, str]] = []
+        ends = [*deaths[pod][1:], b.window[1] + timedelta(days=1)]
+        for died, until in zip(deaths[pod], ends, strict=True):
+            period = [(ln, v) for ln, v, at in lines if died <= at < until]
+            assert period, (pod, died, "an OOM kill without a back-off")
+            assert {v for _, v in period} == {period[0][1]}, (pod, period)
+            seq.append(period[0])
+        assert sum(1 for _, _, at in lines if at >= deaths[pod][0]) == len(lines), (
+            pod,
+            "a back-off before the first death",
+        )
         # Back-offs of 20 s and more span several pod syncs: the refusal repeats.
         if any(_seconds(v) >= 20 for _, v in seq):
             assert len(lines) > len(seq), (pod, "kubelet repeats CrashLoopBackOff per sync")
         values = [v for _, v in seq]
+        assert len(values) >= 3, (pod, values)  # at least 10s -> 20s -> 40s
         expected = (_DELAYS + ["5m0s"] * len(values))[: len(values)]
         assert values == expected, (pod, seq)
+        longest = max(longest, len(values))
         # kubelet restarts the container only once the back-off has elapsed since the
         # container finished; PLEG (relisting every second) reports the death up to 1 s late.
-        for died, delay in zip(deaths[pod], values, strict=False):
+        for died, delay in zip(deaths[pod], values, strict=True):
             later = [s for s in starts[pod] if s > died]
             if later:
                 waited = later[0] - died
@@ -318,7 +387,7 @@ def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> 
                     died,
                     delay,
                 )
-    assert max(len(s) for s in delays.values()) >= 3  # the doubling is actually exercised
+    assert longest >= 5, "no pod backed off as far as 2m40s"
 
 
 def test_npe_stack_traces_come_only_from_1_9_0_pods(bundles: dict[str, Bundle]) -> None:
@@ -368,10 +437,20 @@ def test_rollout_scales_up_the_replicaset_of_the_new_pods(bundles: dict[str, Bun
     assert {f"Created pod: {p}" for p in new_pods} <= set(created)
 
 
+# Readiness probes fail where a pod is saturated (pool exhaustion: timeouts) or not
+# listening yet or any more (a rollout's new pods starting, OOM-killed pods restarting).
+_PROBE_FAILURES = {"db_connection_pool_exhaustion", "bad_api_rollout", "pod_oom_restart_loop"}
+
+
 @pytest.mark.parametrize("reason", ["Unhealthy"])
 def test_readiness_failures_name_the_pod_ip(bundle: Bundle, reason: str) -> None:
     """Readiness probe output hits the pod's own IP on the API port."""
-    for k in bundle.k8s_events(reason):
+    events = bundle.k8s_events(reason)
+    # Every such event line was parsed as an event (none skipped by the event pattern).
+    assert len(events) == bundle.text("k8s_events.log").count(f'reason="{reason}"')
+    if bundle.scenario in _PROBE_FAILURES:
+        assert events, f"no {reason} event: nothing was checked"
+    for k in events:
         assert k.event is not None
         m = re.search(r"http://([\d.]+):8080/actuator/health/readiness", k.event["message"])
         assert m, k.text

@@ -59,8 +59,19 @@ def test_pgbadger_recognises_every_postgres_entry(
 
     assert result.lines_read == expected.lines
     assert result.recognised_entries == expected.entries
-    # pgBadger files some LOG lines as errors, so compare the totals per family only.
-    assert sum(result.by_severity.values()) == sum(expected.by_severity.values())
+    # Per severity, against our own count. pgBadger files some LOG messages as ERROR
+    # ("could not receive data from client", "still waiting for", ...) and moves only
+    # some of them back (PGBADGER_LOG_AS_ERROR_RE): LOG and ERROR are compared as a pair,
+    # and its surplus of ERROR is bounded by the LOG lines it may re-file. Every other
+    # severity (DETAIL, STATEMENT, FATAL, ...) must match exactly.
+    got, ours = dict(result.by_severity), dict(expected.by_severity)
+    pair = ("LOG", "ERROR")
+    assert {k: v for k, v in got.items() if k not in pair} == {
+        k: v for k, v in ours.items() if k not in pair
+    }
+    assert got.get("LOG", 0) + got.get("ERROR", 0) == ours.get("LOG", 0) + ours.get("ERROR", 0)
+    surplus = got.get("ERROR", 0) - ours.get("ERROR", 0)
+    assert 0 <= surplus <= expected.log_filed_as_error, (surplus, expected.log_filed_as_error)
     # What it understood, not only that it swallowed the lines.
     assert result.queries == text.count("LOG:  duration: ") + text.count("LOG:  statement: ")
     assert result.sessions == text.count("LOG:  disconnection: ")
