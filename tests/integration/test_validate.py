@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +100,201 @@ def test_validate_names_the_tampered_file(
         assert needle in text, problems
 
 
+# ------------------------------------------------------- tampering, checksums re-sealed
+# Each case edits a copy, then leaves every checksum in agreement with the files again
+# (by re-running write_manifest, or by editing only manifest.json, which holds no checksum
+# of itself), so only validate's deeper checks can notice. Each returns the bundle
+# directory and the exact problems validate must report.
+SEALED = "db_connection_pool_exhaustion"
+OTHER_ID = "mock-000000000000"
+Sealed = Callable[[Path], tuple[Path, list[str]]]
+
+
+def _reseal(d: Path, **override: Any) -> None:
+    write_manifest(request_for(SEALED, **override), d)
+
+
+def _edit_json(path: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _edit_mesh_line(d: Path, edit: Callable[[dict[str, Any]], object]) -> int:
+    """Edit one mesh line no label pointer quotes (same line count); return its number."""
+    path = d / "mesh_events.jsonl"
+    truth = json.loads((d / "ground_truth.json").read_text(encoding="utf-8"))
+    quoted = {p["line"] for p in label_pointers(truth) if p["file"] == path.name}
+    n = next(n for n in range(5, 10_000) if n not in quoted)  # not line 1: the number counts
+    lines = path.read_text(encoding="utf-8").split("\n")
+    obj = json.loads(lines[n - 1])
+    edit(obj)
+    lines[n - 1] = json.dumps(obj, separators=(",", ":"))
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return n
+
+
+def _mesh_case(edit: Callable[[dict[str, Any]], object], problem: str) -> Sealed:
+    def tamper(d: Path) -> tuple[Path, list[str]]:
+        n = _edit_mesh_line(d, edit)
+        _reseal(d)
+        return d, [f"mesh_events.jsonl:{n}: {problem}"]
+
+    return tamper
+
+
+def _mesh_not_json(d: Path) -> tuple[Path, list[str]]:
+    n = _edit_mesh_line(d, lambda o: None)
+    path = d / "mesh_events.jsonl"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[n - 1] = lines[n - 1][:-1]  # the closing brace gone
+    path.write_text("\n".join(lines), encoding="utf-8")
+    _reseal(d)
+    return d, [f"mesh_events.jsonl:{n}: not valid JSON"]
+
+
+def _renamed_directory(d: Path) -> tuple[Path, list[str]]:
+    moved = d.rename(d.with_name(OTHER_ID))
+    return moved, [
+        f"manifest.json: bundle_id {d.name} != directory name {OTHER_ID}",
+        f"ground_truth.json: bundle_id {d.name} != directory name",
+    ]
+
+
+def _manifest_of_another_request(d: Path) -> tuple[Path, list[str]]:
+    _reseal(d, seed=43)  # a consistent manifest, but of another bundle
+    other = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["bundle_id"]
+    assert other != d.name
+    return d, [f"manifest.json: bundle_id {other} != directory name {d.name}"]
+
+
+def _request_not_matching_bundle_id(d: Path) -> tuple[Path, list[str]]:
+    _edit_json(d / "manifest.json", lambda m: m["request"].update(seed=43))
+    return d, ["manifest.json: bundle_id does not match its request"]
+
+
+def _unlisted(name: str) -> Sealed:
+    def tamper(d: Path) -> tuple[Path, list[str]]:
+        def drop(m: dict[str, Any]) -> None:
+            m["artifacts"] = [a for a in m["artifacts"] if a["file"] != name]
+
+        _edit_json(d / "manifest.json", drop)
+        return d, [f"manifest.json: does not list {name}"]
+
+    return tamper
+
+
+def _extra_file_listed(d: Path) -> tuple[Path, list[str]]:
+    data = b"scratch\n"
+    (d / "notes.txt").write_bytes(data)
+    art = {
+        "file": "notes.txt",
+        "stream": None,
+        "format": "json",
+        "record_count": 1,
+        "line_count": 1,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    _edit_json(d / "manifest.json", lambda m: m["artifacts"].append(art))
+    return d, ["notes.txt: unexpected file in bundle"]
+
+
+def _extra_file_unlisted(d: Path) -> tuple[Path, list[str]]:
+    (d / "notes.txt").write_text("scratch\n", encoding="utf-8")
+    return d, ["notes.txt: unexpected file in bundle"]
+
+
+def _truth_case(edit: Callable[[dict[str, Any]], object], problem: str) -> Sealed:
+    def tamper(d: Path) -> tuple[Path, list[str]]:
+        _edit_json(d / "ground_truth.json", edit)
+        _reseal(d)
+        return d, [f"ground_truth.json: {problem}"]
+
+    return tamper
+
+
+def _truth_of_another_bundle(d: Path) -> tuple[Path, list[str]]:
+    _edit_json(d / "ground_truth.json", lambda t: t.update(bundle_id=OTHER_ID))
+    _reseal(d)
+    return d, [f"ground_truth.json: bundle_id {OTHER_ID} != directory name"]
+
+
+def _manifest_case(edit: Callable[[dict[str, Any]], object], problem: str) -> Sealed:
+    def tamper(d: Path) -> tuple[Path, list[str]]:
+        _edit_json(d / "manifest.json", edit)
+        return d, [f"manifest.json: {problem}"]
+
+    return tamper
+
+
+SEALED_TAMPERS: dict[str, Sealed] = {
+    "mesh-missing-key": _mesh_case(
+        lambda o: o.pop("route_name"), "not the 24 Istio access-log keys"
+    ),
+    "mesh-extra-key": _mesh_case(
+        lambda o: o.update(trace_id="abc"), "not the 24 Istio access-log keys"
+    ),
+    "mesh-string-status": _mesh_case(
+        lambda o: o.update(response_code=str(o["response_code"])),
+        "response_code must be a number",
+    ),
+    "mesh-string-bytes": _mesh_case(
+        lambda o: o.update(bytes_sent=str(o["bytes_sent"])), "bytes_sent must be a number"
+    ),
+    "mesh-bool-duration": _mesh_case(
+        lambda o: o.update(duration=True), "duration must be a number"
+    ),
+    "mesh-float-bytes-received": _mesh_case(
+        lambda o: o.update(bytes_received=0.5), "bytes_received must be a number"
+    ),
+    "mesh-not-json": _mesh_not_json,
+    "renamed-directory": _renamed_directory,
+    "manifest-of-another-request": _manifest_of_another_request,
+    "request-not-matching-bundle-id": _request_not_matching_bundle_id,
+    "stream-not-listed": _unlisted("db_events.log"),
+    "label-not-listed": _unlisted("ground_truth.json"),
+    "extra-file-listed": _extra_file_listed,
+    "extra-file-unlisted": _extra_file_unlisted,
+    "label-missing-field": _truth_case(
+        lambda t: t.pop("root_cause"), "invalid at root_cause: Field required"
+    ),
+    "label-bad-layer": _truth_case(
+        lambda t: t.update(root_cause_layer="network"),
+        "invalid at root_cause_layer: Input should be 'ui', 'api', 'db', 'k8s' or 'mesh'",
+    ),
+    "label-incoherent": _truth_case(
+        lambda t: t.update(confidence_target_min=0.9, confidence_target_max=0.1),
+        "invalid at <root>: Value error, confidence_target_min must be <= confidence_target_max",
+    ),
+    "label-of-another-bundle": _truth_of_another_bundle,
+    "manifest-missing-field": _manifest_case(
+        lambda m: m.pop("window_end"), "invalid at window_end: Field required"
+    ),
+}
+
+
+def _checksums_agree(d: Path) -> None:
+    """Every file manifest.json lists has the listed size and sha256 (the precondition)."""
+    manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    for art in manifest["artifacts"]:
+        data = (d / art["file"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (art["bytes"], art["sha256"])
+
+
+@pytest.mark.parametrize("tamper", SEALED_TAMPERS.values(), ids=SEALED_TAMPERS.keys())
+def test_validate_reports_exactly_what_is_wrong_when_checksums_agree(
+    copy_of: Callable[[str], Path], tamper: Sealed
+) -> None:
+    d = copy_of(SEALED)
+    assert validate(d) == []
+
+    d, expected = tamper(d)
+    _checksums_agree(d)
+
+    assert validate(d) == expected
+
+
 def test_validate_catches_an_evidence_pointer_that_no_longer_matches(
     copy_of: Callable[[str], Path],
 ) -> None:
@@ -162,3 +359,15 @@ def test_cli_validate_rejects_a_directory_that_is_not_a_bundle(tmp_path: Path) -
     assert proc.returncode == 1
     assert "not a directory" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_validate_fails_on_a_bad_mesh_line_with_checksums_agreeing(
+    copy_of: Callable[[str], Path],
+) -> None:
+    d, expected = SEALED_TAMPERS["mesh-missing-key"](copy_of(SEALED))
+
+    proc = run_cli("validate", str(d))
+
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [f"INVALID {d}: {p}" for p in expected]

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from rca.config import ConfigError
-from rca.seed.mock_incident_generator import GenerationRequest, add_commands
+from rca.seed.mock_incident_generator import GenerationRequest, _request_from, add_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -129,5 +129,4 @@ def parsed_cli(cli: str) -> GenerationRequest:
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers(dest="command"))
     ns = parser.parse_args(["generate", *shlex.split(cli), "--out", "x"])
-    fields = {k: v for k, v in vars(ns).items() if k in GenerationRequest.model_fields}
-    return GenerationRequest(**{k: v for k, v in fields.items() if v is not None})
+    return _request_from(ns)  # the generator's own translation: a dropped flag shows here
