@@ -7,18 +7,37 @@ from pathlib import Path
 from typing import Any
 
 
+def _bundle(text: str) -> Path:
+    """The bundle directory named on the command line; a clear error if it is not one."""
+    from ..seed.mock_incident_generator import MANIFEST_FILE, GenerationError
+
+    path = Path(text)
+    if not (path / MANIFEST_FILE).is_file():
+        what = "does not exist" if not path.exists() else f"has no {MANIFEST_FILE}"
+        raise GenerationError(
+            "INVALID_PARAMETER", f"bundle={text!r} is not a bundle directory: it {what}", "bundle"
+        )
+    return path
+
+
 def _plot(ns: argparse.Namespace) -> int:
     from .plot import render
 
-    out = Path(ns.out) if ns.out else Path(ns.bundle) / ".." / f"{Path(ns.bundle).name}.png"
-    print(render(Path(ns.bundle), out.resolve()))
+    bundle = _bundle(ns.bundle)
+    if ns.out:
+        out = Path(ns.out)
+    else:
+        # Resolved first: `plot .` (or `dir/..`) has no usable name of its own.
+        where = bundle.resolve()
+        out = where.parent / f"{where.name}.png"
+    print(render(bundle, out.resolve()))
     return 0
 
 
 def _summarize(ns: argparse.Namespace) -> int:
     from .summary import summarize
 
-    print(summarize(Path(ns.bundle)))
+    print(summarize(_bundle(ns.bundle)))
     return 0
 
 

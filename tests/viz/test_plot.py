@@ -1,5 +1,7 @@
 """`rca-mock plot`: a 1600x900 PNG timeline that is not blank, with the label drawn on it
-(the incident window shaded, the first signal a red dashed line)."""
+(the incident window shaded, the first signal a red dashed line, evidence triangles on
+their layer's panel in its colour, grey crosses for distractors); by default beside the
+bundle; a missing bundle is a one-line error."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -19,6 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.colors import rgb_to_hsv, to_rgb
+from matplotlib.container import BarContainer
 from PIL import Image
 
 from rca.cli import main
@@ -87,12 +91,16 @@ def red_pixels(image: Image.Image, box: tuple[int, int, int, int]) -> int:
     return sum(1 for r, g, b in rgb_pixels(image.crop(box)) if r > 170 and g < 110 and b < 110)
 
 
-def x_pixel(ax: Any, at: str) -> float:
-    """The image column of instant ``at`` (RFC 3339) on an axes."""
+def day_of(at: str) -> float:
+    """Instant ``at`` (RFC 3339) in matplotlib's date units (days)."""
     naive = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
     # matplotlib.dates ships no annotations for date2num
-    day = mdates.date2num([naive])[0]  # type: ignore[no-untyped-call]
-    x, _ = ax.transData.transform((day, 0.0))
+    return float(mdates.date2num([naive])[0])  # type: ignore[no-untyped-call]
+
+
+def x_pixel(ax: Any, at: str) -> float:
+    """The image column of instant ``at`` (RFC 3339) on an axes."""
+    x, _ = ax.transData.transform((day_of(at), 0.0))
     return float(x)
 
 
@@ -161,3 +169,149 @@ def test_the_label_is_drawn_over_the_timeline(
             x = round(x_pixel(ax, first.at))
             red += red_pixels(image, (x - 2, top, x + 3, bottom))
         assert (red > 150) is expected, red
+
+
+TRIANGLES = {"v", "^", "<", ">"}
+CROSSES = {"x", "X", "+", "P"}
+# The series standing for each stream file's layer on the timeline, by legend label.
+LAYER_SERIES = {
+    "ui_events.log": "nginx (ui)",
+    "mesh_events.jsonl": "mesh",
+    "api_logs.log": "orders-api",
+    "db_events.log": "db slow statements",
+    "k8s_events.log": "k8s warnings",
+}
+RGB = tuple[float, float, float]
+# Evidence lines of different layers can be 1 ms apart; a marker must sit within 0.1 ms.
+TOLERANCE_DAYS = 0.0001 / 86400
+
+
+class Marker(NamedTuple):
+    panel: int
+    day: float  # x, in date units
+    colour: RGB
+    inside: bool  # drawn inside its panel's frame
+
+
+def series_colours(ax: Any) -> dict[str, RGB]:
+    """Legend label -> colour of every series (line or bars) an axes draws."""
+    colours: dict[str, RGB] = {
+        line.get_label(): to_rgb(line.get_color())
+        for line in ax.get_lines()
+        if line.get_linestyle() not in ("None", "", " ")
+    }
+    for bars in ax.containers:
+        if isinstance(bars, BarContainer) and bars.patches:
+            colours[str(bars.get_label())] = to_rgb(bars.patches[0].get_facecolor())
+    return colours
+
+
+def markers(fig: Any, shapes: set[str]) -> list[Marker]:
+    """Every visible point drawn with one of ``shapes`` as marker, on any panel."""
+    found: list[Marker] = []
+    for panel, ax in enumerate(fig.axes):
+        for line in ax.get_lines():
+            if line.get_marker() not in shapes or not line.get_visible():
+                continue
+            if line.get_markersize() <= 0 or line.get_alpha() == 0:
+                continue
+            # Unfilled markers (crosses) show their edge colour, triangles their face.
+            filled = line.get_marker() in TRIANGLES
+            colour = to_rgb(line.get_markerfacecolor() if filled else line.get_markeredgecolor())
+            for x, y in line.get_xydata():
+                dx, dy = line.get_transform().transform((x, y))
+                found.append(Marker(panel, float(x), colour, bool(ax.bbox.contains(dx, dy))))
+    return found
+
+
+def test_evidence_triangles_and_distractor_crosses(
+    labelled: Path, unlabelled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    truth = GroundTruth.model_validate_json((labelled / GROUND_TRUTH_FILE).read_bytes())
+    evidence = [p for p in truth.evidence if p.at is not None]
+    distractors = [d.pointer for d in truth.distractors if d.pointer.at is not None]
+    # The bundle exercises the check: evidence from several layers, both panel kinds.
+    assert {p.file for p in evidence} >= {"k8s_events.log", "api_logs.log", "ui_events.log"}
+    assert distractors
+    _, fig = draw(labelled, tmp_path / "labelled.png", monkeypatch)
+    _, bare = draw(unlabelled, tmp_path / "unlabelled.png", monkeypatch)
+
+    # One triangle per evidence line, at its instant, on a panel that draws the line's
+    # layer, in that layer's colour, inside the frame.
+    left = markers(fig, TRIANGLES)
+    assert len(left) == len(evidence), (left, evidence)
+    for p in evidence:
+        assert p.at is not None
+        series = LAYER_SERIES[p.file]
+        match = [
+            m
+            for m in left
+            if abs(m.day - day_of(p.at)) < TOLERANCE_DAYS
+            and series_colours(fig.axes[m.panel]).get(series) == m.colour
+            and m.inside
+        ]
+        assert match, (p.file, p.line, p.at, left)
+        left.remove(match[0])
+    assert not left
+
+    # One grey cross per distractor, at its instant, inside a panel.
+    crosses = markers(fig, CROSSES)
+    assert sorted(m.day for m in crosses) == pytest.approx(
+        sorted(day_of(str(p.at)) for p in distractors), abs=TOLERANCE_DAYS
+    )
+    for m in crosses:
+        _, saturation, value = rgb_to_hsv(m.colour)
+        assert saturation < 0.05 and 0.25 < value < 0.75, m  # grey: neither black nor white
+        assert m.inside, m
+
+    # No label, no markers.
+    assert markers(bare, TRIANGLES | CROSSES) == []
+
+
+@pytest.mark.parametrize("how", ["absolute", "relative/", "."])
+def test_cli_without_out_writes_the_png_beside_the_bundle(
+    labelled: Path, tmp_path: Path, how: str
+) -> None:
+    bundle = tmp_path / labelled.name
+    shutil.copytree(labelled, bundle)
+    files = sorted(p.name for p in bundle.iterdir())
+    arg, cwd = {
+        "absolute": (str(bundle), tmp_path.parent),
+        "relative/": (f"{bundle.name}/", tmp_path),
+        ".": (".", bundle),  # from inside the bundle
+    }[how]
+    res = subprocess.run(
+        [str(RCA_MOCK), "plot", arg],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    expected = tmp_path / f"{bundle.name}.png"
+    assert res.stdout.strip() == str(expected.resolve())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([bundle.name, expected.name])
+    assert sorted(p.name for p in bundle.iterdir()) == files  # nothing written inside
+    assert rgb(expected).size == SIZE
+
+
+def test_cli_missing_bundle_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = tmp_path / "mock-000000000000"
+    for out in (["--out", str(tmp_path / "x.png")], []):
+        res = subprocess.run(
+            [str(RCA_MOCK), "plot", str(missing), *out],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert res.returncode == 2, (out, res.returncode, res.stderr)  # bad input
+        assert "Traceback" not in res.stderr, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1, res.stderr
+        assert lines[0].startswith("error: INVALID_PARAMETER: bundle="), lines
+        assert str(missing) in lines[0] and "does not exist" in lines[0], lines
+        assert res.stdout == ""
+        assert list(tmp_path.iterdir()) == []  # no PNG, no directory

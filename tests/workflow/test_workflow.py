@@ -169,6 +169,42 @@ def test_determinism_check_fails_on_a_hand_edit_then_passes(workspace: Path) -> 
     assert not (workspace / "results" / "determinism" / "run1").exists()  # scratch removed
 
 
+def test_determinism_check_reports_a_stale_bundle_and_a_stray_file_and_keeps_the_runs(
+    workspace: Path,
+) -> None:
+    # A committed bundle the configuration no longer produces (e.g. a scenario since
+    # disabled), and a file no rule writes inside a bundle it does produce.
+    fixtures = workspace / FIXTURES
+    stale = fixtures / "mock-0123456789ab"
+    stale.mkdir()
+    (stale / STREAM_FILES["api"]).write_text("left over\n")
+    bundle = bundle_of(workspace, "normal_load")
+    (fixtures / bundle / "notes.txt").write_text("scribbled by hand\n")
+    before = snapshot(fixtures)
+
+    res = snakemake(workspace, "--cores", "2", "determinism_check")
+
+    assert res.returncode != 0, res.stdout
+    report = (workspace / "results" / "determinism" / "report.txt").read_text()
+    assert report.startswith("determinism_check: FAILED (2 differences)"), report
+    listed = report.split("all differences:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert sorted(line.strip() for line in listed) == sorted(
+        [
+            f"{FIXTURES}/mock-0123456789ab: committed bundle the configuration does not produce",
+            f"{FIXTURES}/{bundle}/notes.txt: file the configuration does not produce",
+        ]
+    ), report
+    assert "committed bundle the configuration does not produce" in res.stdout  # in the run too
+    # Failure keeps both regenerations, whole, for inspection (success removes them).
+    assert "results/determinism for inspection" in report
+    for run in ("run1", "run2"):
+        kept = workspace / "results" / "determinism" / run
+        assert (kept / bundle).is_dir(), f"{run} removed after a failed check"
+        assert {p.name for p in (kept / bundle).iterdir()} == BUNDLE_FILES, run
+        assert (kept / "index.json").is_file(), run
+    assert snapshot(fixtures) == before  # the check reports; it never touches the fixtures
+
+
 def test_lint_passes_on_the_real_workflow() -> None:
     res = snakemake(ROOT, "--lint")
     assert res.returncode == 0, res.stdout
