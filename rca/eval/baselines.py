@@ -150,22 +150,25 @@ def read_blind(bundle_dir: str | Path) -> BlindView:
         s: (bundle / STREAM_FILES[s]).read_text(encoding="utf-8", errors="replace").split("\n")
         for s in STREAMS
     }
-    # The year klog omits: from the first dated line of a stream that has one.
-    year = 1970
+    # The year klog omits: the one that dates a klog line nearest to the first dated line
+    # of a stream that has one (a bundle may run over New Year).
+    near: datetime | None = None
     for s in ("api", "db", "ui"):
-        t = next((t for ln in texts[s][:50] if (t := line_instant(s, ln, 1970))), None)
-        if t is not None:
-            year = t.year
+        near = next((t for ln in texts[s][:50] if (t := line_instant(s, ln, 1970))), None)
+        if near is not None:
             break
-    firsts = [t for s in STREAMS if texts[s] and (t := line_instant(s, texts[s][0], year))]
+    year = near.year if near is not None else 1970
+
+    def at(s: str, line: str) -> datetime | None:
+        return line_instant(s, line, year, near=near)
+
+    firsts = [t for s in STREAMS if texts[s] and (t := at(s, texts[s][0]))]
     errors: list[ErrorLine] = []
     for s in STREAMS:
         for n, line in enumerate(texts[s], start=1):
             c = _classify(s, line)
             if c is not None:
-                errors.append(
-                    ErrorLine(STREAM_FILES[s], n, s, line_instant(s, line, year), c[0], c[1])
-                )
+                errors.append(ErrorLine(STREAM_FILES[s], n, s, at(s, line), c[0], c[1]))
     return BlindView(bid, min(firsts) if firsts else None, errors)
 
 

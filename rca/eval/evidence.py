@@ -104,14 +104,18 @@ class BundleIndex:
             self._ids = ids
         return self._ids.get(request_id, [])
 
-    def instant(self, file: str, line: int, year: int) -> datetime | None:
-        """When line ``line`` of ``file`` was logged (continuation lines: their entry's)."""
+    def instant(
+        self, file: str, line: int, year: int, *, near: datetime | None = None
+    ) -> datetime | None:
+        """When line ``line`` of ``file`` was logged (continuation lines: their entry's).
+
+        ``year`` and ``near`` date klog lines, as in :func:`line_instant`."""
         lines = self.lines(file)
         stream = STREAM_OF_FILE.get(file)
         if stream is None:
             return None
         for n in range(min(line, len(lines)), max(0, line - 200), -1):
-            t = line_instant(stream, lines[n - 1], year)
+            t = line_instant(stream, lines[n - 1], year, near=near)
             if t is not None:
                 return t
         return None
@@ -187,11 +191,33 @@ def _iso(text: str, zone: str) -> datetime:
     return datetime.fromisoformat(text + zone).astimezone(UTC)
 
 
-def line_instant(stream: str, line: str, year: int) -> datetime | None:
+def _klog_instant(m: re.Match[str], year: int, near: datetime | None) -> datetime | None:
+    month, day, hour, minute, second = (int(x) for x in m.groups()[:5])
+    micro = int(m[6].ljust(6, "0"))
+    years = (year,) if near is None else (near.year - 1, near.year, near.year + 1)
+    found = []
+    for y in years:
+        try:
+            found.append(datetime(y, month, day, hour, minute, second, micro, tzinfo=UTC))
+        except ValueError:  # 29 February of a common year
+            continue
+    if not found:
+        return None
+    if near is None:
+        return found[0]
+    return min(found, key=lambda t: abs(t - near))
+
+
+def line_instant(
+    stream: str, line: str, year: int, *, near: datetime | None = None
+) -> datetime | None:
     """The instant a line carries, in UTC; None for lines without one (continuations).
 
-    klog lines carry no year; ``year`` supplies it. Mesh lines are dated at the end of
-    the request (``start_time`` + ``duration`` ms), when Envoy writes them.
+    klog lines carry no year: given ``near`` (an instant of the same bundle), the year,
+    of ``near``'s and the two around it, that dates the line nearest to ``near`` (a bundle
+    may run over New Year: ``I1231 ...`` and ``I0101 ...`` lines side by side); else
+    ``year``. Mesh lines are dated at the end of the request (``start_time`` +
+    ``duration`` ms), when Envoy writes them.
     """
     try:
         if stream == "ui":
@@ -216,11 +242,7 @@ def line_instant(stream: str, line: str, year: int) -> datetime | None:
             return _iso(m[1].replace(" ", "T"), "Z") if m else None
         if stream == "k8s":
             m = _KLOG.match(line)
-            if not m:
-                return None
-            month, day, hour, minute, second = (int(x) for x in m.groups()[:5])
-            micro = int(m[6].ljust(6, "0"))
-            return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+            return _klog_instant(m, year, near) if m else None
         if stream == "mesh":
             if not line.startswith("{"):
                 return None

@@ -52,6 +52,8 @@ Score (0..1, rounded to 4 places), incident labels::
   + 0.1 * first_signal_timing  1 if a ref hits the label's first_signal pointer; else
                                the earliest instant among the cited lines vs the first
                                signal's: 1 within 60 s, falling linearly to 0 at 600 s
+                               (klog lines, which carry no year, take the year that
+                               dates them nearest to the first signal)
 
 No-incident label: 1.0 for a no-incident prediction, else ``1 - confidence``; only the
 ``root_cause`` part is reported, the others are null.
@@ -322,7 +324,7 @@ def evaluate(
             for res in checked
             if res.in_bundle
             for (f, n, _end) in res.locations
-            if (t := index.instant(f, n, year)) is not None
+            if (t := index.instant(f, n, year, near=first_at)) is not None
         ]
         parts = ScoreParts(
             root_cause=1.0 if root_ok else 0.0,

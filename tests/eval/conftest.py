@@ -1,11 +1,13 @@
 """Bundles for the evaluation tests, generated once per session through the library.
 
 Seed 42 at rps 2: every scenario with a clear incident, small enough to generate in a
-couple of seconds.
+couple of seconds. ``committed`` is the other set: the five committed fixture bundles
+(``tests/fixtures/mock_incidents``), which the README's pinned numbers describe.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ FAILURE_SCENARIOS = (
     "slow_query_regression",
 )
 V0_SCENARIOS = ("normal_load", *FAILURE_SCENARIOS)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "mock_incidents"
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +46,18 @@ def bundles(suite_dir: Path) -> dict[str, Path]:
         truth = GroundTruth.model_validate_json((path / "ground_truth.json").read_bytes())
         out[truth.scenario_id] = path
     assert set(out) == set(V0_SCENARIOS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def committed() -> dict[str, Path]:
+    """Scenario id -> committed fixture bundle (from the fixtures' index.json)."""
+    index = json.loads((FIXTURES_DIR / "index.json").read_text(encoding="utf-8"))
+    out = {
+        str(entry["scenario"]): FIXTURES_DIR / bundle_id
+        for bundle_id, entry in index["bundles"].items()
+    }
+    assert sorted(out) == sorted(V0_SCENARIOS)
     return out
 
 

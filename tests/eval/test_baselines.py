@@ -8,12 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rca.eval.baselines import BASELINES, majority_answer, read_blind, run_baseline
+from rca.eval.baselines import BASELINES, BlindView, majority_answer, read_blind, run_baseline
 from rca.eval.blind import export_blind
+from rca.eval.models import BrainReport
 from rca.eval.scoring import evaluate, parse_report, perfect_report
 from rca.eval.suite import baseline_table, run_baselines
 from rca.seed.mock_incident_generator import GroundTruth
-from tests.eval.conftest import FAILURE_SCENARIOS, V0_SCENARIOS
+from tests.eval.conftest import FAILURE_SCENARIOS, FIXTURES_DIR, REPO_ROOT, V0_SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,128 @@ def test_baselines_are_deterministic(tmp_path: Path, bundles: dict[str, Path]) -
 
 def test_majority_answer_is_a_known_root_cause(truths: dict[str, GroundTruth]) -> None:
     assert majority_answer() in {t.root_cause for t in truths.values() if t.incident}
+
+
+# A report written without the label: the root cause paraphrased in words of its aliases,
+# one cited line found by searching the logs for the fault's signature.
+# scenario -> (title, summary, file, signature)
+INDEPENDENT = {
+    "bad_api_rollout": (
+        "Bad rollout: orders-api 1.9.0 throws a NullPointerException on every discount",
+        "new release of the API pods; rolled back later",
+        "api_logs.log",
+        "java.lang.NullPointerException",
+    ),
+    "db_connection_pool_exhaustion": (
+        "HikariCP pool exhausted: connections not available when traffic spiked",
+        "orders-api requests wait 5 s for a JDBC connection and time out",
+        "api_logs.log",
+        "Connection is not available, request timed out",
+    ),
+    "pod_oom_restart_loop": (
+        "Memory leak: orders-api containers OOMKilled (exit code 137), now in CrashLoopBackOff",
+        "heap grows until the container limit",
+        "k8s_events.log",
+        "exitCode=137",
+    ),
+    "slow_query_regression": (
+        "A migration dropped an index and the order-history query became a seq scan",
+        "postgres plans a sequential scan of orders",
+        "db_events.log",
+        "DROP INDEX",
+    ),
+}
+
+
+def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:
+    with open(bundle / file, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if signature in line:
+                return n
+    return None
+
+
+@pytest.mark.parametrize("source", ["generated", "committed"])
+@pytest.mark.parametrize("sid", FAILURE_SCENARIOS)
+def test_an_independently_written_report_passes(
+    sid: str,
+    source: str,
+    bundles: dict[str, Path],
+    committed: dict[str, Path],
+) -> None:
+    bundle = (bundles if source == "generated" else committed)[sid]
+    title, summary, file, signature = INDEPENDENT[sid]
+    truth = GroundTruth.model_validate_json((bundle / "ground_truth.json").read_bytes())
+    assert title.lower() != truth.root_cause.lower()  # a paraphrase, not the label
+    # The signature is the fault's own: the negative control never logs it.
+    assert _first_line_with(committed["normal_load"], file, signature) is None
+    n = _first_line_with(bundle, file, signature)
+    assert n is not None, f"{signature!r} not in {bundle / file}"
+    ref = f"{file}:{n}"
+    report = {
+        "incident_id": bundle.name,
+        "status": "completed",
+        "hypotheses": [
+            {"title": title, "summary": summary, "confidence": 0.85, "evidence_refs": [ref]}
+        ],
+    }
+    result = evaluate(bundle, parse_report(report))
+    assert result.pass_fail == "pass", (ref, result.reason_codes)
+    assert result.matched_by is not None
+    assert result.score_parts.root_cause == 1.0
+    # The same report names the wrong fault for every other scenario.
+    for other in FAILURE_SCENARIOS:
+        if other != sid:
+            assert (
+                "ROOT_CAUSE_MISMATCH" in evaluate(bundles[other], parse_report(report)).reason_codes
+            )
+
+
+def _always_no_incident(view: BlindView) -> BrainReport:
+    return BrainReport(incident_id=view.bundle_id, status="no_incident", hypotheses=[])
+
+
+def test_a_baseline_that_always_answers_no_incident_fails_every_failure_scenario(
+    suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(BASELINES, "always_no_incident", _always_no_incident)
+    rows = run_baselines(suite_dir, ["always_no_incident"])
+    by_scenario = {str(r.scenario_id): r for r in rows.itertuples()}
+    assert sorted(by_scenario) == sorted(V0_SCENARIOS)
+    for sid in FAILURE_SCENARIOS:
+        row = by_scenario[sid]
+        assert (row.pass_fail, row.reason_codes) == ("fail", "MISSED_INCIDENT"), sid
+        assert row.score == 0.0
+    # Silence is right only for the negative control.
+    assert by_scenario["normal_load"].pass_fail == "pass"
+
+
+def _readme_baseline_table() -> dict[str, dict[str, float]]:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Baselines: the floors to beat", 1)[1]
+    header = "| scenario | `most_errors` | `earliest_error` | `majority_prior` |"
+    assert header in section, "README baseline table header changed"
+    rows = section.split(header, 1)[1].strip().split("\n\n", 1)[0].splitlines()[1:]
+    names = ["most_errors", "earliest_error", "majority_prior"]
+    table: dict[str, dict[str, float]] = {}
+    for row in rows:
+        cells = [c.strip().strip("*`") for c in row.strip().strip("|").split("|")]
+        label = "ALL" if cells[0].startswith("all (") else cells[0]
+        table[label] = {
+            n: float(c.rstrip("%")) / 100 for n, c in zip(names, cells[1:], strict=True)
+        }
+    return table
+
+
+def test_readme_baseline_table_matches_the_committed_fixtures() -> None:
+    readme = _readme_baseline_table()
+    assert sorted(readme) == sorted([*V0_SCENARIOS, "ALL"])
+    # The numbers the README states, pinned here too so that a drift is seen twice.
+    assert readme["ALL"] == {"most_errors": 0.4, "earliest_error": 0.0, "majority_prior": 0.2}
+    measured = baseline_table(run_baselines(FIXTURES_DIR))
+    assert measured.loc["ALL", "n"] == len(V0_SCENARIOS)
+    got = {
+        str(sid): {name: float(measured.loc[sid, name]) for name in BASELINES}
+        for sid in measured.index
+    }
+    assert got == readme

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 
 from rca.cli import main
-from rca.eval.blind import blind_id
+from rca.eval.blind import SALT_ENV, blind_id
 from rca.eval.models import EvaluationResult
 from rca.eval.scoring import perfect_report
 from rca.seed.mock_incident_generator import GroundTruth
+from tests.eval.conftest import FIXTURES_DIR
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -173,3 +175,105 @@ def test_export_blind_and_baselines_commands(
     )
     assert code == 1
     assert "NO_REPORT" not in capsys.readouterr().out
+
+
+def test_score_suite_exits_0_when_every_committed_fixture_passes(
+    tmp_path: Path, committed: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for bundle in committed.values():
+        truth = GroundTruth.model_validate_json((bundle / "ground_truth.json").read_bytes())
+        _write(reports / f"{truth.bundle_id}.json", perfect_report(truth))
+    table = tmp_path / "table.csv"
+    suite = str(FIXTURES_DIR)
+    code = main(["score-suite", suite, str(reports), "--no-baselines", "--out", str(table)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[0] == "5 bundle(s): pass rate 100.0% (5/5), mean score 1.000"
+    assert "FAIL" not in out
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert sorted(r["scenario_id"] for r in rows) == sorted(committed)
+    assert {(r["pass_fail"], r["reason_codes"], float(r["score"])) for r in rows} == {
+        ("pass", "", 1.0)
+    }
+    # The JSON summary agrees: every scenario and ALL at a 100% pass rate.
+    assert main(["score-suite", suite, str(reports), "--no-baselines", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) == {*committed, "ALL"}
+    assert {s["pass_rate"] for s in summary.values()} == {1.0}
+
+
+@pytest.fixture
+def one_bundle_suite(tmp_path: Path, bundles: dict[str, Path]) -> tuple[Path, GroundTruth]:
+    """A suite of one bundle (bad_api_rollout), so that one report can make it pass."""
+    suite = tmp_path / "suite"
+    dest = suite / bundles["bad_api_rollout"].name
+    shutil.copytree(bundles["bad_api_rollout"], dest)
+    return suite, GroundTruth.model_validate_json((dest / "ground_truth.json").read_bytes())
+
+
+def _blind_name(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.is_dir() and (path / "manifest.json").is_file()
+    return path.name
+
+
+def test_salt_option_names_blind_reports_for_score_suite(
+    tmp_path: Path,
+    one_bundle_suite: tuple[Path, GroundTruth],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv(SALT_ENV, raising=False)
+    suite, truth = one_bundle_suite
+    bundle = next(suite.iterdir())
+    salted = _blind_name(
+        ["export-blind", str(bundle), str(tmp_path / "b"), "--salt", "s3cret"], capsys
+    )
+    public = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
+    assert salted != public and salted.startswith("blind-")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    _write(reports / f"{salted}.json", perfect_report(truth))
+
+    args = ["score-suite", str(suite), str(reports), "--no-baselines"]
+    assert main([*args, "--salt", "s3cret"]) == 0
+    assert "pass rate 100.0% (1/1)" in capsys.readouterr().out
+    # Without the salt (or with another one) the report is not found.
+    assert main(args) == 1
+    assert "NO_REPORT" in capsys.readouterr().out
+    assert main([*args, "--salt", "other"]) == 1
+    assert "NO_REPORT" in capsys.readouterr().out
+
+
+def test_salt_from_the_environment(
+    tmp_path: Path,
+    one_bundle_suite: tuple[Path, GroundTruth],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    suite, truth = one_bundle_suite
+    bundle = next(suite.iterdir())
+    monkeypatch.delenv(SALT_ENV, raising=False)
+    public = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
+    by_option = _blind_name(
+        ["export-blind", str(bundle), str(tmp_path / "o"), "--salt", "from-env"], capsys
+    )
+    monkeypatch.setenv(SALT_ENV, "from-env")
+    by_env = _blind_name(["export-blind", str(bundle), str(tmp_path / "e")], capsys)
+    assert by_env == by_option != public
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    _write(reports / f"{by_env}.json", perfect_report(truth))
+
+    args = ["score-suite", str(suite), str(reports), "--no-baselines"]
+    assert main(args) == 0
+    assert "pass rate 100.0% (1/1)" in capsys.readouterr().out
+    # --salt overrides the environment.
+    assert main([*args, "--salt", "other"]) == 1
+    assert "NO_REPORT" in capsys.readouterr().out
+    monkeypatch.delenv(SALT_ENV)
+    assert main(args) == 1
+    assert "NO_REPORT" in capsys.readouterr().out
