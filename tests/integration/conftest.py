@@ -10,6 +10,7 @@ import concurrent.futures
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,15 @@ def cli_args(fields: dict[str, Any]) -> list[str]:
     return args
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """``python -m rca.seed.mock_incident_generator ARGS`` in a fresh interpreter."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_cli(
+    *args: str, cwd: Path = ROOT, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python -m rca.seed.mock_incident_generator ARGS`` in a fresh interpreter.
+
+    ``prefix`` runs it under another command (e.g. ``setpriv ... --``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "rca.seed.mock_incident_generator", *args],
+        [*prefix, sys.executable, "-m", "rca.seed.mock_incident_generator", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -9,7 +9,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from rca.seed.mock_incident_generator import (
     generate_stream,
     validate,
 )
-from tests.integration.conftest import ROOT, cli_args, request_for, run_cli
+from tests.integration.conftest import cli_args, request_for, run_cli
 from tests.integration.logs import Bundle
 
 SMALL = {"duration_minutes": 15, "rps": 1.0}
@@ -156,7 +155,6 @@ def test_read_only_output_directory_fails_cleanly(tmp_path: Path) -> None:
             assert list(out.iterdir()) == []
             return
         # As root (CI): the CLI without the capabilities that ignore permission bits.
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
         probe = subprocess.run(
             [*_without_dac_override(), "sh", "-c", f"touch {shlex.quote(str(out / 'x'))}"],
             capture_output=True,
@@ -165,23 +163,12 @@ def test_read_only_output_directory_fails_cleanly(tmp_path: Path) -> None:
         )
         if probe.returncode == 0:
             pytest.skip("setpriv could not drop CAP_DAC_OVERRIDE here")
-        proc = subprocess.run(
-            [
-                *_without_dac_override(),
-                sys.executable,
-                "-m",
-                "rca.seed.mock_incident_generator",
-                "generate",
-                *cli_args(request_for("normal_load", **SMALL)),
-                "--out",
-                str(out),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        proc = run_cli(
+            "generate",
+            *cli_args(request_for("normal_load", **SMALL)),
+            "--out",
+            str(out),
+            prefix=_without_dac_override(),
         )
         assert proc.returncode == 1, proc.stderr
         assert proc.stderr.startswith("error: GENERATION_FAILED: output directory"), proc.stderr
