@@ -78,7 +78,7 @@ pip_install() {
 install_stamp() {
     # Anything that should trigger a reinstall when it changes.
     {
-        sha256sum pyproject.toml "$CONSTRAINTS"
+        sha256sum pyproject.toml setup.py rca/seed/_simcore.c "$CONSTRAINTS"
         "$VENV/bin/python" -VV
     } | sha256sum | cut -d' ' -f1
 }
@@ -93,6 +93,12 @@ ensure_python_deps() {
         for tool in pytest ruff mypy snakemake rca-mock; do
             [[ -x "$VENV/bin/$tool" ]] || ok=0
         done
+        # The compiled core is built in place (rca/seed/*.so); rebuild it if it went
+        # missing (git clean), wherever a C compiler could build it.
+        if command -v cc >/dev/null 2>&1 \
+            && ! "$VENV/bin/python" -c 'import rca.seed._simcore' 2>/dev/null; then
+            ok=0
+        fi
         ((ok)) && return
     fi
     note "installing Python packages into $VENV (pinned by $CONSTRAINTS)"

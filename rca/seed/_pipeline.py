@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -59,15 +59,17 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
     return stack, plan
 
 
-def run_pass(
+def simulation_for(
     req: GenerationRequest,
-    streams: Sequence[str],
-    outputs: Mapping[str, IO[bytes]] | None = None,
-) -> PassResult:
-    """Generate ``streams``; write each to ``outputs[stream]`` if given, else only index it."""
+    engine: str | None = None,
+    adjust: Callable[[Stack, Plan], None] | None = None,
+) -> Simulation:
+    """The shared simulation of ``req`` (``adjust`` may bend the world first: tests)."""
     start, end = window(req)
     stack, plan = plan_for(req)
-    sim = Simulation(
+    if adjust is not None:
+        adjust(stack, plan)
+    return Simulation(
         seed=req.seed,
         scenario=req.scenario,
         window_start_us=start,
@@ -77,7 +79,19 @@ def run_pass(
         noise_profile=req.noise_profile,
         stack=stack,
         plan=plan,
+        engine=engine,
     )
+
+
+def run_pass(
+    req: GenerationRequest,
+    streams: Sequence[str],
+    outputs: Mapping[str, IO[bytes]] | None = None,
+) -> PassResult:
+    """Generate ``streams``; write each to ``outputs[stream]`` if given, else only index it."""
+    start, end = window(req)
+    sim = simulation_for(req)
+    stack, plan = sim.stack, sim.plan
     noise = {"low": 0.4, "medium": 1.0, "high": 2.5}[req.noise_profile]
     ctx = RenderContext(req.seed, req.scenario, start, end, noise, stack, plan)
     outputs = outputs or {}

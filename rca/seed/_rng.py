@@ -33,6 +33,7 @@ _ZN = 4096
 _Z = [NormalDist().inv_cdf((i + 0.5) / _ZN) for i in range(_ZN)] + [
     NormalDist().inv_cdf((_ZN - 0.25) / _ZN)
 ]
+Z_TABLE = tuple(_Z)  # the same table, for the compiled simulation core
 
 
 class Rng:
@@ -43,6 +44,11 @@ class Rng:
     def __init__(self, *parts: object) -> None:
         self._r = random.Random(derive_seed(*parts))
         self.random = self._r.random
+
+    def state(self) -> tuple[int, ...]:
+        """The Mersenne Twister's 624 words and position (``random.Random.getstate``)."""
+        words: tuple[int, ...] = self._r.getstate()[1]
+        return words
 
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()
@@ -101,6 +107,14 @@ class WeightedPicker(Generic[T]):
 
     def __call__(self, rng: Rng) -> T:
         return self._items[bisect_right(self._cum, rng.random() * self._total)]
+
+    @property
+    def items(self) -> tuple[T, ...]:
+        return tuple(self._items)
+
+    @property
+    def cumulative(self) -> tuple[float, ...]:
+        return tuple(self._cum)
 
 
 class IdSource:

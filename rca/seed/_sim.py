@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _catalog as cat
 from ._catalog import Endpoint, Query
-from ._rng import IdSource, Rng, WeightedPicker
+from ._errors import GenerationError
+from ._rng import Z_TABLE, IdSource, Rng, WeightedPicker
 from ._timefmt import US
 from ._topology import (
     API_PORT,
@@ -45,6 +47,14 @@ from ._topology import (
     Stack,
 )
 from .scenarios import Fact, Plan
+
+try:  # the compiled main loop (_simcore.c), built by `pip install -e .`; optional
+    from . import _simcore
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _simcore = None  # type: ignore[assignment]
+
+ENGINES = ("auto", "native", "python")
+ENGINE_ENV = "RCA_SIM_ENGINE"  # auto (default) | native | python
 
 CHUNK_US = 60 * US  # fixed noise chunk: renderers add background lines a chunk at a time
 FLUSH_US = 5 * US  # sinks write out everything older than the sim clock this often
@@ -66,6 +76,23 @@ BODY_UF_RETRIED = (
     _RESET + "retried and the latest reset reason: connection failure, "
     "transport failure reason: delayed connect error: 111"
 )
+DETAILS_UF = "upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}"
+DETAILS_UC = "upstream_reset_before_response_started{connection_termination}"
+TRANSPORT_REFUSED = "delayed connect error: 111"
+SEARCH_REFERER = "https://www.example.com/search"
+# Per-step jitter of the arrival rate: lognormal with mean 1.
+JITTER_SIGMA = 0.12
+JITTER_MEDIAN = math.exp(-(JITTER_SIGMA**2) / 2)
+
+
+def _probe_refused(url: str, ip: str) -> str:
+    return f'Get "{url}": dial tcp {ip}:{API_PORT}: connect: connection refused'
+
+
+def _probe_deadline(url: str) -> str:
+    return (
+        f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    )
 
 
 @dataclass(slots=True)
@@ -150,6 +177,36 @@ class _Pool:
     waiters: list[int]
 
 
+def native_available() -> bool:
+    return _simcore is not None
+
+
+def resolve_engine(engine: str | None = None) -> str:
+    """``native`` or ``python``: the argument, else $RCA_SIM_ENGINE, else ``auto``.
+
+    Both engines emit the same requests (tests/unit/test_simcore.py), so the choice
+    changes speed only. ``auto`` takes the compiled core when it is built.
+    """
+    choice = engine if engine is not None else (os.environ.get(ENGINE_ENV) or "auto")
+    source = "engine" if engine is not None else ENGINE_ENV
+    if choice not in ENGINES:
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"{source}={choice!r} (allowed: {', '.join(ENGINES)})",
+            field=source,
+        )
+    if choice == "native" and _simcore is None:
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"{source}=native, but the compiled simulation core (rca.seed._simcore) is not "
+            "built: reinstall with a C compiler (`pip install -e .`), or use auto or python",
+            field=source,
+        )
+    if choice == "auto":
+        return "native" if _simcore is not None else "python"
+    return choice
+
+
 class Simulation:
     def __init__(
         self,
@@ -163,7 +220,9 @@ class Simulation:
         noise_profile: str,
         stack: Stack,
         plan: Plan,
+        engine: str | None = None,
     ) -> None:
+        self.engine = resolve_engine(engine)
         self.rng = Rng(seed, scenario, "traffic")
         self.ids = IdSource(seed, scenario, "ids")
         self.start = window_start_us
@@ -225,26 +284,39 @@ class Simulation:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> Iterator[Emission]:
+        """The emissions, in order; the compiled core's when it is built (same bytes)."""
+        if self.engine == "native":
+            return self._run_native()
+        return self._run_python()
+
+    def _schedule(self, push: Callable[[int, int, Any], None]) -> None:
+        """What is known before the first arrival: facts, first probes, scanner bursts."""
         rng = self.rng
         for i, fact in enumerate(sorted(self.plan.facts, key=lambda f: f.t_us)):
-            self._push(fact.t_us, self._FACT, (i, fact))
+            push(fact.t_us, self._FACT, (i, fact))
         for pod in self.stack.api_pods:
             first = pod.containers[0].start_us + rng.between(1, 10) * US
             first = max(first, self.start + rng.below(int(PROBE_PERIOD_US)))
-            self._push(first, self._PROBE, pod)
-        self._plan_scanners()
+            push(first, self._PROBE, pod)
+        self._plan_scanners(push)
 
-        scale = self._rate_scale()
-        jitter_sigma = 0.12
-        jitter_median = math.exp(-(jitter_sigma**2) / 2)
+    def _rate_at(self, scale: float) -> Callable[[int], float]:
+        """The arrival rate at the middle of a step, before its jitter."""
+        shape, rate = self._shape, self.plan.rate
+        return lambda mid: scale * shape(mid) * rate(mid)
+
+    def _run_python(self) -> Iterator[Emission]:
+        rng = self.rng
+        self._schedule(self._push)
+        rate_at = self._rate_at(self._rate_scale())
         self._next_tick = self.start
         heap = self._heap
         step_start = self.start
         while step_start < self.end:
             step_end = min(step_start + self.res, self.end)
             mid = (step_start + step_end) // 2
-            lam = scale * self._shape(mid) * self.plan.rate(mid)
-            lam *= rng.lognormal(jitter_median, jitter_sigma)
+            lam = rate_at(mid)
+            lam *= rng.lognormal(JITTER_MEDIAN, JITTER_SIGMA)
             mean_gap_us = US / lam
             t = step_start + int(rng.exponential(mean_gap_us))
             while t < step_end:
@@ -274,6 +346,133 @@ class Simulation:
                 heapq.heappop(heap)
         yield from self._ticks(self.end)
         yield Tick(self.end + 3600 * US)
+
+    def _run_native(self) -> Iterator[Emission]:
+        assert _simcore is not None
+        core = _simcore.Core(self._native_config())
+        # The set-up draws from the core's generator, so both engines draw alike.
+        self.rng.random = core.random
+        pod_index = {p.name: i for i, p in enumerate(self.stack.api_pods)}
+
+        def push(t: int, kind: int, payload: Any) -> None:
+            if kind == self._FACT:
+                core.push(t, _simcore.FACT, payload[1])
+            elif kind == self._PROBE:
+                core.push(t, _simcore.PROBE, pod_index[payload.name])
+            else:
+                core.push(t, _simcore.SCANNER, payload)
+
+        self._schedule(push)
+        return core
+
+    def _native_config(self) -> dict[str, Any]:
+        """Everything the compiled core reads, from the same sources as this class."""
+        plan, ids = self.plan, self.ids
+        faulty = plan.faulty_versions
+        pods = []
+        for p in self.stack.api_pods:
+            url = f"http://{p.ip}:{API_PORT}/actuator/health/readiness"
+            pods.append(
+                {
+                    "obj": p,
+                    "upstream_host": f"{p.ip}:{API_PORT}",
+                    "out_refused": _probe_refused(url, p.ip),
+                    "out_deadline": _probe_deadline(url),
+                    "deleted_us": p.deleted_us,
+                    "faulty": int(p.version in faulty),
+                    "containers": tuple(
+                        {
+                            "obj": c,
+                            "start_us": c.start_us,
+                            "ready_us": c.ready_us,
+                            "end_us": c.end_us,
+                            "restart_count": c.restart_count,
+                        }
+                        for c in p.containers
+                    ),
+                }
+            )
+        endpoints = tuple(
+            {
+                "obj": e,
+                "key": e.key,
+                "method": e.method,
+                "template": e.template,
+                "cpu_ms": float(e.cpu_ms),
+                "query_key": e.query.key,
+                "query_median_ms": float(e.query.median_ms),
+                "query_sigma": float(e.query.sigma),
+                "ok_status": e.ok_status,
+                "body_low": e.body_bytes[0],
+                "body_high": e.body_bytes[1],
+                "request_bytes": e.request_bytes,
+            }
+            for e in self._endpoint_pick.items
+        )
+        endings = {  # (flags, details, body length) of each way the mesh answers
+            "via": ("-", "via_upstream", 0),
+            "urx": ("URX", "via_upstream", 0),
+            "uh": ("UH", "no_healthy_upstream", len(BODY_UH)),
+            "ut": ("UT", "upstream_response_timeout", len(BODY_UT)),
+            "uf": ("UF", DETAILS_UF, len(BODY_UF)),
+            "uf_retried": ("UF,URX", DETAILS_UF, len(BODY_UF_RETRIED)),
+            "uc": ("UC", DETAILS_UC, len(BODY_UC)),
+            "uc_retried": ("UC,URX", DETAILS_UC, len(BODY_UC_RETRIED)),
+        }
+        text = {
+            "static": "static",
+            "api": "api",
+            "scanner": "scanner",
+            "GET": "GET",
+            "/": "/",
+            "-": "-",
+            "": "",
+            "search_referer": SEARCH_REFERER,
+            "ready": "ready",
+            "not ready": "not ready",
+            "transport_refused": TRANSPORT_REFUSED,
+            **endings,
+        }
+        return {
+            "mt_state": self.rng.state(),
+            "start": self.start,
+            "end": self.end,
+            "res": self.res,
+            "us": US,
+            "chunk_us": CHUNK_US,
+            "flush_us": FLUSH_US,
+            "route_timeout_us": ROUTE_TIMEOUT_US,
+            "hikari_timeout_us": HIKARI_TIMEOUT_US,
+            "eds_lag_us": EDS_LAG_US,
+            "probe_period_us": PROBE_PERIOD_US,
+            "probe_threshold": PROBE_FAILURE_THRESHOLD,
+            "retry_attempts": MESH_RETRY_ATTEMPTS,
+            "pool_size": plan.pool_size,
+            "noise": self.noise,
+            "jitter_median": JITTER_MEDIAN,
+            "jitter_sigma": JITTER_SIGMA,
+            "fault_probability": float(plan.fault_probability),
+            "z_table": Z_TABLE,
+            "nets": tuple(CLIENT_NETS),
+            "agents": tuple(cat.BROWSER_AGENTS),
+            "referers": tuple(cat.PAGE_REFERERS),
+            "categories": tuple(cat.CATEGORIES),
+            "static_cum": tuple(float(c) for c in self._static_pick.cumulative),
+            "static_items": tuple(self._static_pick.items),
+            "endpoint_cum": tuple(float(c) for c in self._endpoint_pick.cumulative),
+            "endpoints": endpoints,
+            "pods": tuple(pods),
+            "lifecycle": tuple(self._lifecycle),
+            "rate_at": self._rate_at(self._rate_scale()),
+            "cpu_time": plan.cpu_time,
+            "db_time": plan.db_time,
+            "ids": lambda n: ids.hex("req", n, 32),
+            "Request": Request,
+            "Attempt": Attempt,
+            "Tick": Tick,
+            "ProbeResult": ProbeResult,
+            "text": text,
+        }
 
     def _ticks(self, t: int) -> Iterator[Tick]:
         """Every flush tick up to ``t``; chunk boundaries start a chunk."""
@@ -326,7 +525,7 @@ class Simulation:
             (path, size) = self._static_pick(rng)
             r.path = path
             if path == "/":
-                r.referer = "-" if random() < 0.5 else "https://www.example.com/search"
+                r.referer = "-" if random() < 0.5 else SEARCH_REFERER
             if path != "/" and random() < 0.3:
                 r.status, r.body_bytes = 304, 0
             else:
@@ -568,20 +767,18 @@ class Simulation:
             return self._finish_upstream(r, a)
         end = a.end_us + 200
         if a.outcome == "refused":
-            r.transport_failure = "delayed connect error: 111"
-            details = "upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}"
+            r.transport_failure = TRANSPORT_REFUSED
             return self._finish_local(
                 r,
                 end,
                 503,
                 "UF,URX" if retried else "UF",
-                details,
+                DETAILS_UF,
                 BODY_UF_RETRIED if retried else BODY_UF,
             )
-        details = "upstream_reset_before_response_started{connection_termination}"
         if retried:
-            return self._finish_local(r, end, 503, "UC,URX", details, BODY_UC_RETRIED)
-        return self._finish_local(r, end, 503, "UC", details, BODY_UC)
+            return self._finish_local(r, end, 503, "UC,URX", DETAILS_UC, BODY_UC_RETRIED)
+        return self._finish_local(r, end, 503, "UC", DETAILS_UC, BODY_UC)
 
     def _exemplar(self, r: Request, kind: str) -> None:
         if kind not in self._exemplars and r.exemplar is None:
@@ -601,18 +798,13 @@ class Simulation:
         url = f"http://{pod.ip}:{API_PORT}/actuator/health/readiness"
         if t < c.ready_us:
             ok = False
-            output = f'Get "{url}": dial tcp {pod.ip}:{API_PORT}: connect: connection refused'
+            output = _probe_refused(url, pod.ip)
         else:
             pool = self._pool(pod, c)
             # The readiness group includes the DB check; it needs a pooled connection
             # within the probe's 1 s timeout.
             ok = pool.free[0] <= t + 1_000_000
-            output = (
-                ""
-                if ok
-                else f'Get "{url}": context deadline exceeded '
-                "(Client.Timeout exceeded while awaiting headers)"
-            )
+            output = "" if ok else _probe_deadline(url)
         became = None
         if ok:
             self._probe_fail[pod.name] = 0
@@ -632,7 +824,7 @@ class Simulation:
         return None
 
     # ------------------------------------------------------------------ noise
-    def _plan_scanners(self) -> None:
+    def _plan_scanners(self, push: Callable[[int, int, Any], None]) -> None:
         """Bursts of vulnerability-scanner 404s: alarming-looking, never the cause."""
         rng = self.rng
         minutes = (self.end - self.start) / (60 * US)
@@ -642,7 +834,7 @@ class Simulation:
             ip = f"198.51.100.{rng.between(2, 254)}"
             agent = rng.pick(cat.SCANNER_AGENTS)
             for _k in range(rng.between(8, 30)):
-                self._push(t, self._SCANNER, (ip, agent, rng.pick(cat.SCANNER_PATHS)))
+                push(t, self._SCANNER, (ip, agent, rng.pick(cat.SCANNER_PATHS)))
                 t += int(rng.exponential(700_000)) + 50_000
 
     def _scanner(self, t: int, payload: tuple[str, str, str]) -> Request:

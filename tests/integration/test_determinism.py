@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rca.seed._models import STREAM_FILES
+from rca.seed._sim import ENGINE_ENV, native_available
 from rca.seed.mock_incident_generator import (
     bundle_id_for,
     generate_bundle,
@@ -50,6 +51,20 @@ def test_regenerating_gives_byte_identical_bundles(bundle: Bundle, tmp_path: Pat
     assert sorted(second) == sorted(BUNDLE_FILES)
     for name in BUNDLE_FILES:
         assert first[name] == second[name], f"{name} differs between two generations"
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_both_simulation_engines_write_the_same_bundle(
+    bundle: Bundle, tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled core is a speed-up only: either engine writes every byte the same."""
+    if engine == "native" and not native_available():
+        unavailable("rca.seed._simcore is not built")
+    monkeypatch.setenv(ENGINE_ENV, engine)
+
+    again = generate_bundle(request_for(bundle.scenario), tmp_path)
+
+    assert _files(again) == _files(bundle.path)
 
 
 @pytest.mark.parametrize("workers", [2, 3, 5])

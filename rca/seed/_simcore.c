@@ -1,0 +1,1669 @@
+/* The simulation's main loop in C: the same draws, in the same order, as _sim.py.
+ *
+ * _sim.py is the reference and the fallback: this file is a line-by-line port of
+ * Simulation.run()'s loop and the handlers it calls (arrivals, attempts, the HikariCP
+ * pool, the mesh's retries, probes, scanners, ticks). The Python side does the set-up
+ * that runs once (facts, first probes, scanner bursts, the rate scale) with draws from
+ * this core's generator, then iterates the core. tests/unit/test_simcore.py compares
+ * both engines emission by emission; any difference is a bug here.
+ *
+ * The generator is MT19937 continued from random.Random.getstate(), and random() is
+ * CPython's genrand_res53, so every draw equals the Python engine's. Floating-point
+ * expressions keep Python's operand order, and libm's log/exp are the functions
+ * CPython's math module calls.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MT_N 624
+#define MT_M 397
+#define NONE_US INT64_MAX /* "None" for optional instants (never reached) */
+#define MAX_ATTEMPTS 8
+#define BATCH 512 /* emissions per refill of the iterator's buffer */
+
+enum { K_FACT = 0, K_PROBE = 1, K_RETRY = 2, K_SCANNER = 3 };
+
+enum {
+    O_OK,
+    O_NOT_FOUND,
+    O_CONFLICT,
+    O_UNAUTHORIZED,
+    O_POOL_TIMEOUT,
+    O_NPE,
+    O_KILLED,
+    O_REFUSED,
+    O_COUNT
+};
+static const char *OUTCOME_NAMES[O_COUNT] = {
+    "ok", "not_found", "conflict", "unauthorized", "pool_timeout", "npe", "killed", "refused"};
+
+/* Exemplar kinds, in a bit mask of those already used. */
+enum { X_NONE = -1, X_POOL_TIMEOUT, X_NPE, X_KILLED, X_REFUSED, X_SLOW_QUERY, X_UH, X_UT, X_COUNT };
+static const char *EXEMPLAR_NAMES[X_COUNT] = {
+    "pool_timeout", "npe", "killed", "refused", "slow_query", "uh", "ut"};
+
+/* Mesh endings: flags, details, body length index into the text table. */
+enum { M_VIA, M_URX, M_UH, M_UT, M_UF, M_UF_RETRIED, M_UC, M_UC_RETRIED, M_COUNT };
+
+static PyObject *S_OUTCOME[O_COUNT];
+static PyObject *S_EXEMPLAR[X_COUNT];
+
+/* ------------------------------------------------------------------ generator */
+typedef struct {
+    uint32_t mt[MT_N];
+    int index;
+} MT;
+
+static uint32_t mt_next(MT *g)
+{
+    static const uint32_t mag01[2] = {0x0U, 0x9908b0dfU};
+    uint32_t y;
+    if (g->index >= MT_N) {
+        int kk;
+        for (kk = 0; kk < MT_N - MT_M; kk++) {
+            y = (g->mt[kk] & 0x80000000U) | (g->mt[kk + 1] & 0x7fffffffU);
+            g->mt[kk] = g->mt[kk + MT_M] ^ (y >> 1) ^ mag01[y & 0x1U];
+        }
+        for (; kk < MT_N - 1; kk++) {
+            y = (g->mt[kk] & 0x80000000U) | (g->mt[kk + 1] & 0x7fffffffU);
+            g->mt[kk] = g->mt[kk + (MT_M - MT_N)] ^ (y >> 1) ^ mag01[y & 0x1U];
+        }
+        y = (g->mt[MT_N - 1] & 0x80000000U) | (g->mt[0] & 0x7fffffffU);
+        g->mt[MT_N - 1] = g->mt[MT_M - 1] ^ (y >> 1) ^ mag01[y & 0x1U];
+        g->index = 0;
+    }
+    y = g->mt[g->index++];
+    y ^= (y >> 11);
+    y ^= (y << 7) & 0x9d2c5680U;
+    y ^= (y << 15) & 0xefc60000U;
+    y ^= (y >> 18);
+    return y;
+}
+
+static double mt_random(MT *g)
+{
+    uint32_t a = mt_next(g) >> 5, b = mt_next(g) >> 6;
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+/* ------------------------------------------------------------------ data */
+typedef struct {
+    PyObject *obj;
+    int64_t start_us, ready_us, end_us; /* end NONE_US: still running */
+    int64_t restart_count;
+    int pool; /* index into Core.pools */
+} Cont;
+
+typedef struct {
+    PyObject *obj;
+    int64_t deleted_us; /* NONE_US: not deleted */
+    int faulty;         /* version in plan.faulty_versions */
+    int ncont;
+    Cont *cont;
+    PyObject *upstream_host; /* "<ip>:8080" */
+    PyObject *out_refused;   /* probe outputs */
+    PyObject *out_deadline;
+    int probe_fail;
+    int64_t unready_since; /* NONE_US: ready (None in Python) */
+} PodC;
+
+typedef struct {
+    int64_t *free; /* min-heap of instants each connection frees up, size pool_size */
+    int64_t *waiters;
+    Py_ssize_t nwait, capwait;
+} Pool;
+
+typedef struct {
+    PyObject *obj, *method, *template_, *qkey;
+    double cpu_ms, q_median_ms, q_sigma;
+    int64_t ok_status, body_low, body_high, request_bytes;
+    int is_get_order, is_create_order, is_get_customer;
+} EndpointC;
+
+typedef struct {
+    int pod;
+    Cont *c; /* NULL: refused */
+    int64_t start_us, end_us, status;
+    int outcome;
+    int64_t db_start_us, db_us, pool_wait_us, pool_waiting, body_bytes;
+    int abandoned;
+} AttemptC;
+
+typedef struct {
+    int64_t n, t_us;
+    PyObject *request_id, *trace_id, *client_ip, *user_agent, *referer, *path, *params;
+    int ep;
+    int64_t customer;
+    int64_t mesh_start_us;
+    int natt;
+    AttemptC att[MAX_ATTEMPTS];
+    int exemplar;
+} Flight;
+
+typedef struct {
+    int64_t t, seq;
+    int kind;
+    PyObject *obj; /* fact, scanner payload (owned) */
+    Flight *flight;
+    int tries; /* retry count, or pod index for a probe */
+} Event;
+
+typedef struct {
+    PyObject_HEAD MT g;
+    /* window and constants */
+    int64_t start, end, res, us, chunk_us, flush_us, route_timeout_us, hikari_timeout_us,
+        eds_lag_us, probe_period_us;
+    int probe_threshold, retry_attempts, pool_size;
+    double noise, jitter_median, jitter_sigma, fault_probability;
+    /* tables */
+    double *zt;
+    Py_ssize_t nz;
+    PyObject *nets, *agents, *referers, *categories; /* tuples */
+    double *static_cum;
+    PyObject **static_path;
+    int64_t *static_size;
+    int *static_root;
+    Py_ssize_t nstatic;
+    double *ep_cum;
+    EndpointC *eps;
+    Py_ssize_t neps;
+    PodC *pods;
+    int npods;
+    Pool *pools;
+    int npools;
+    int64_t *lifecycle;
+    Py_ssize_t nlife;
+    /* callables and classes */
+    PyObject *rate_at, *cpu_time, *db_time, *ids, *Request, *Attempt, *Tick, *ProbeResult;
+    /* text */
+    PyObject *k_static, *k_api, *k_scanner, *m_get, *root, *dash, *search_ref,
+        *became_ready, *became_unready, *empty, *transport_refused;
+    PyObject *mflags[M_COUNT], *mdetails[M_COUNT];
+    int64_t mbody[M_COUNT];
+    /* state */
+    Event *heap;
+    Py_ssize_t nheap, capheap;
+    int64_t seq, nreq, next_tick;
+    unsigned exemplars;
+    int *route;
+    int nroute;
+    int64_t route_from, route_until;
+    int *fresh;
+    /* loop state */
+    int phase, need_step;
+    int64_t step_start, step_end, t;
+    double mean_gap_us;
+    PyObject *out; /* buffered emissions */
+    Py_ssize_t pos;
+} Core;
+
+static PyTypeObject CoreType;
+
+/* ------------------------------------------------------------------ helpers */
+static inline int64_t floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+static inline int64_t below(Core *s, int64_t n) { return (int64_t)(mt_random(&s->g) * (double)n); }
+
+static inline double exponential(Core *s, double mean)
+{
+    return -mean * log(1.0 - mt_random(&s->g));
+}
+
+static inline double lognormal(Core *s, double median, double sigma)
+{
+    double x = mt_random(&s->g) * (double)(s->nz - 1);
+    Py_ssize_t i = (Py_ssize_t)x;
+    double z = s->zt[i] + (x - (double)i) * (s->zt[i + 1] - s->zt[i]);
+    return median * exp(sigma * z);
+}
+
+static Py_ssize_t bisect_right(const double *a, Py_ssize_t n, double x)
+{
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (x < a[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static Py_ssize_t bisect_right_i64(const int64_t *a, Py_ssize_t n, int64_t x)
+{
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (x < a[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static inline PyObject *pick(Core *s, PyObject *tuple)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    return PyTuple_GET_ITEM(tuple, (Py_ssize_t)(mt_random(&s->g) * (double)n));
+}
+
+/* int64 min-heaps (heapq semantics: only the minimum matters for plain numbers) */
+static void i64_siftdown(int64_t *h, Py_ssize_t pos)
+{
+    int64_t item = h[pos];
+    while (pos > 0) {
+        Py_ssize_t parent = (pos - 1) >> 1;
+        if (item < h[parent]) {
+            h[pos] = h[parent];
+            pos = parent;
+        } else
+            break;
+    }
+    h[pos] = item;
+}
+
+static void i64_siftup(int64_t *h, Py_ssize_t n, Py_ssize_t pos)
+{
+    int64_t item = h[pos];
+    for (;;) {
+        Py_ssize_t child = 2 * pos + 1;
+        if (child >= n) break;
+        if (child + 1 < n && h[child + 1] < h[child]) child++;
+        if (h[child] < item) {
+            h[pos] = h[child];
+            pos = child;
+        } else
+            break;
+    }
+    h[pos] = item;
+}
+
+static int wait_push(Pool *p, int64_t v)
+{
+    if (p->nwait == p->capwait) {
+        Py_ssize_t cap = p->capwait ? p->capwait * 2 : 16;
+        int64_t *w = PyMem_Realloc(p->waiters, cap * sizeof(int64_t));
+        if (!w) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->waiters = w;
+        p->capwait = cap;
+    }
+    p->waiters[p->nwait++] = v;
+    i64_siftdown(p->waiters, p->nwait - 1);
+    return 0;
+}
+
+static void wait_pop(Pool *p)
+{
+    p->waiters[0] = p->waiters[--p->nwait];
+    if (p->nwait) i64_siftup(p->waiters, p->nwait, 0);
+}
+
+/* The event heap, ordered by (t, seq) like the Python tuples (seq is unique). */
+static inline int ev_less(const Event *a, const Event *b)
+{
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static int push(Core *s, int64_t t, int kind, PyObject *obj, Flight *f, int tries)
+{
+    if (s->nheap == s->capheap) {
+        Py_ssize_t cap = s->capheap ? s->capheap * 2 : 256;
+        Event *h = PyMem_Realloc(s->heap, cap * sizeof(Event));
+        if (!h) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->heap = h;
+        s->capheap = cap;
+    }
+    Event e = {t, ++s->seq, kind, obj, f, tries};
+    Py_XINCREF(obj);
+    Py_ssize_t pos = s->nheap++;
+    while (pos > 0) {
+        Py_ssize_t parent = (pos - 1) >> 1;
+        if (ev_less(&e, &s->heap[parent])) {
+            s->heap[pos] = s->heap[parent];
+            pos = parent;
+        } else
+            break;
+    }
+    s->heap[pos] = e;
+    return 0;
+}
+
+static Event pop_event(Core *s)
+{
+    Event top = s->heap[0];
+    Event last = s->heap[--s->nheap];
+    Py_ssize_t n = s->nheap, pos = 0;
+    if (n) {
+        for (;;) {
+            Py_ssize_t child = 2 * pos + 1;
+            if (child >= n) break;
+            if (child + 1 < n && ev_less(&s->heap[child + 1], &s->heap[child])) child++;
+            if (ev_less(&s->heap[child], &last)) {
+                s->heap[pos] = s->heap[child];
+                pos = child;
+            } else
+                break;
+        }
+        s->heap[pos] = last;
+    }
+    return top;
+}
+
+static inline int emit(Core *s, PyObject *o)
+{
+    if (!o) return -1;
+    int rc = PyList_Append(s->out, o);
+    Py_DECREF(o);
+    return rc;
+}
+
+static PyObject *i64_or_none(int64_t v)
+{
+    if (v == NONE_US) Py_RETURN_NONE;
+    return PyLong_FromLongLong(v);
+}
+
+/* ------------------------------------------------------------------ pods */
+static Cont *alive_at(PodC *p, int64_t t)
+{
+    for (int i = 0; i < p->ncont; i++) {
+        Cont *c = &p->cont[i];
+        if (c->start_us <= t && t < c->end_us) return c;
+    }
+    return NULL;
+}
+
+static int ready_at(PodC *p, int64_t t)
+{
+    Cont *c = alive_at(p, t);
+    if (c == NULL || t < c->ready_us) return 0;
+    return t < p->deleted_us;
+}
+
+static void routable(Core *s, int64_t t)
+{
+    int64_t seen = t - s->eds_lag_us;
+    if (s->route_from <= seen && seen < s->route_until) return;
+    int64_t until = (s->nlife && s->lifecycle[s->nlife - 1] > seen)
+                        ? s->lifecycle[bisect_right_i64(s->lifecycle, s->nlife, seen)]
+                        : ((int64_t)1 << 62);
+    int n = 0;
+    for (int i = 0; i < s->npods; i++) {
+        PodC *p = &s->pods[i];
+        int64_t since = p->unready_since;
+        if (since != NONE_US && since > seen && since < until) until = since;
+        if (!ready_at(p, seen)) continue;
+        if (since != NONE_US && since <= seen) continue;
+        s->route[n++] = i;
+    }
+    s->nroute = n;
+    s->route_from = seen;
+    s->route_until = until;
+}
+
+/* ------------------------------------------------------------------ requests */
+static PyObject *new_attempt_list(Core *s, Flight *f)
+{
+    PyObject *list = PyList_New(f->natt);
+    if (!list) return NULL;
+    for (int i = 0; i < f->natt; i++) {
+        AttemptC *a = &f->att[i];
+        PyObject *args[12];
+        args[0] = s->pods[a->pod].obj;
+        args[1] = a->c ? a->c->obj : Py_None;
+        args[2] = PyLong_FromLongLong(a->start_us);
+        args[3] = PyLong_FromLongLong(a->end_us);
+        args[4] = PyLong_FromLongLong(a->status);
+        args[5] = S_OUTCOME[a->outcome];
+        args[6] = PyLong_FromLongLong(a->db_start_us);
+        args[7] = PyLong_FromLongLong(a->db_us);
+        args[8] = PyLong_FromLongLong(a->pool_wait_us);
+        args[9] = PyLong_FromLongLong(a->pool_waiting);
+        args[10] = PyLong_FromLongLong(a->body_bytes);
+        args[11] = a->abandoned ? Py_True : Py_False;
+        PyObject *o = NULL;
+        if (args[2] && args[3] && args[4] && args[6] && args[7] && args[8] && args[9] && args[10])
+            o = PyObject_Vectorcall(s->Attempt, args, 12, NULL);
+        for (int k = 2; k <= 10; k++)
+            if (k != 5) Py_XDECREF(args[k]);
+        if (!o) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, o);
+    }
+    return list;
+}
+
+/* Request(...) with all 28 fields, in the dataclass's order (checked by _sim.py). */
+typedef struct {
+    int64_t n, t_us;
+    PyObject *request_id, *trace_id, *kind, *client_ip, *user_agent, *referer, *method, *path;
+    PyObject *endpoint, *params; /* NULL: None / {} */
+    int64_t status, body_bytes, end_us, upstream_us, request_bytes; /* upstream NONE_US: None */
+    int64_t mesh_start_us, mesh_end_us, mesh_code;
+    PyObject *mesh_flags, *mesh_details;
+    int64_t mesh_bytes_sent, upstream_service_ms; /* NONE_US: None */
+    PyObject *upstream_host, *transport_failure;  /* NULL: None */
+    PyObject *attempts;                           /* NULL: [] */
+    int exemplar;
+} ReqFields;
+
+static PyObject *make_request(Core *s, ReqFields *r)
+{
+    PyObject *args[28];
+    PyObject *owned[14];
+    int no = 0, ok = 1;
+#define OWN(i, expr)                     \
+    do {                                 \
+        args[i] = (expr);                \
+        owned[no++] = args[i];           \
+        if (!args[i]) ok = 0;            \
+    } while (0)
+    OWN(0, PyLong_FromLongLong(r->n));
+    OWN(1, PyLong_FromLongLong(r->t_us));
+    args[2] = r->request_id;
+    args[3] = r->trace_id;
+    args[4] = r->kind;
+    args[5] = r->client_ip;
+    args[6] = r->user_agent;
+    args[7] = r->referer;
+    args[8] = r->method;
+    args[9] = r->path;
+    args[10] = r->endpoint ? r->endpoint : Py_None;
+    if (r->params)
+        args[11] = r->params;
+    else
+        OWN(11, PyDict_New());
+    OWN(12, PyLong_FromLongLong(r->status));
+    OWN(13, PyLong_FromLongLong(r->body_bytes));
+    OWN(14, PyLong_FromLongLong(r->end_us));
+    OWN(15, i64_or_none(r->upstream_us));
+    OWN(16, PyLong_FromLongLong(r->request_bytes));
+    OWN(17, PyLong_FromLongLong(r->mesh_start_us));
+    OWN(18, PyLong_FromLongLong(r->mesh_end_us));
+    OWN(19, PyLong_FromLongLong(r->mesh_code));
+    args[20] = r->mesh_flags;
+    args[21] = r->mesh_details;
+    OWN(22, PyLong_FromLongLong(r->mesh_bytes_sent));
+    OWN(23, i64_or_none(r->upstream_service_ms));
+    args[24] = r->upstream_host ? r->upstream_host : Py_None;
+    args[25] = r->transport_failure ? r->transport_failure : Py_None;
+    if (r->attempts)
+        args[26] = r->attempts;
+    else
+        OWN(26, PyList_New(0));
+    args[27] = r->exemplar == X_NONE ? Py_None : S_EXEMPLAR[r->exemplar];
+#undef OWN
+    PyObject *o = ok ? PyObject_Vectorcall(s->Request, args, 28, NULL) : NULL;
+    for (int i = 0; i < no; i++) Py_XDECREF(owned[i]);
+    return o;
+}
+
+/* _new_request's draws: request/trace id (no draw), client ip (2), agent, referer. */
+static int new_request(Core *s, int64_t t, ReqFields *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->n = s->nreq++;
+    r->t_us = t;
+    r->exemplar = X_NONE;
+    r->upstream_us = NONE_US;
+    r->upstream_service_ms = NONE_US;
+    r->mesh_flags = s->dash;
+    r->mesh_details = s->empty;
+    PyObject *nid = PyLong_FromLongLong(r->n);
+    if (!nid) return -1;
+    PyObject *ids = PyObject_CallOneArg(s->ids, nid);
+    Py_DECREF(nid);
+    if (!ids) return -1;
+    if (!PyUnicode_Check(ids) || PyUnicode_GET_LENGTH(ids) != 64) {
+        Py_DECREF(ids);
+        PyErr_SetString(PyExc_ValueError, "ids(n) must return 64 hex characters");
+        return -1;
+    }
+    r->request_id = PyUnicode_Substring(ids, 0, 32);
+    r->trace_id = PyUnicode_Substring(ids, 32, 64);
+    Py_DECREF(ids);
+    if (!r->request_id || !r->trace_id) return -1;
+    PyObject *net = pick(s, s->nets);
+    long octet = 2 + (long)(mt_random(&s->g) * 253.0);
+    r->client_ip = PyUnicode_FromFormat("%U%ld", net, octet);
+    if (!r->client_ip) return -1;
+    r->user_agent = pick(s, s->agents);
+    r->referer = pick(s, s->referers);
+    r->method = s->m_get;
+    r->path = s->root;
+    Py_INCREF(r->path);
+    return 0;
+}
+
+static void release_request(ReqFields *r)
+{
+    Py_XDECREF(r->request_id);
+    Py_XDECREF(r->trace_id);
+    Py_XDECREF(r->client_ip);
+    Py_XDECREF(r->path);
+}
+
+static void free_flight(Flight *f)
+{
+    Py_XDECREF(f->request_id);
+    Py_XDECREF(f->trace_id);
+    Py_XDECREF(f->client_ip);
+    Py_XDECREF(f->path);
+    Py_XDECREF(f->params);
+    PyMem_Free(f);
+}
+
+static void set_exemplar(Core *s, Flight *f, int kind)
+{
+    if (!(s->exemplars & (1u << kind)) && f->exemplar == X_NONE) {
+        s->exemplars |= 1u << kind;
+        f->exemplar = kind;
+    }
+}
+
+/* The finished request: nginx's fields on top of the mesh's. Frees the flight. */
+static PyObject *finish(Core *s, Flight *f, int64_t mesh_end, int64_t code, int mesh,
+                        int64_t bytes_sent, int64_t service_ms, int host_pod,
+                        PyObject *transport)
+{
+    ReqFields r;
+    memset(&r, 0, sizeof(r));
+    r.n = f->n;
+    r.t_us = f->t_us;
+    r.request_id = f->request_id;
+    r.trace_id = f->trace_id;
+    r.kind = s->k_api;
+    r.client_ip = f->client_ip;
+    r.user_agent = f->user_agent;
+    r.referer = f->referer;
+    EndpointC *ep = &s->eps[f->ep];
+    r.method = ep->method;
+    r.path = f->path;
+    r.endpoint = ep->obj;
+    r.params = f->params;
+    r.request_bytes = ep->request_bytes;
+    r.mesh_start_us = f->mesh_start_us;
+    r.mesh_end_us = mesh_end;
+    r.mesh_code = code;
+    r.mesh_flags = s->mflags[mesh];
+    r.mesh_details = s->mdetails[mesh];
+    r.mesh_bytes_sent = bytes_sent;
+    r.upstream_service_ms = service_ms;
+    r.upstream_host = host_pod >= 0 ? s->pods[host_pod].upstream_host : NULL;
+    r.transport_failure = transport;
+    r.exemplar = f->exemplar;
+    /* _finish_nginx */
+    r.upstream_us = mesh_end + 150 + (int64_t)(mt_random(&s->g) * 200.0) - (f->t_us + 80);
+    r.end_us = mesh_end + 250 + (int64_t)(mt_random(&s->g) * 500.0);
+    r.status = code;
+    r.body_bytes = bytes_sent;
+    r.attempts = new_attempt_list(s, f);
+    PyObject *o = r.attempts ? make_request(s, &r) : NULL;
+    Py_XDECREF(r.attempts);
+    free_flight(f);
+    return o;
+}
+
+static PyObject *finish_upstream(Core *s, Flight *f, AttemptC *a)
+{
+    int64_t mesh_end = a->end_us + 250 + (int64_t)(mt_random(&s->g) * 300.0);
+    int urx = f->natt > s->retry_attempts && a->status >= 500;
+    int64_t ms = floordiv(a->end_us - a->start_us, 1000);
+    if (ms < 0) ms = 0;
+    return finish(s, f, mesh_end, a->status, urx ? M_URX : M_VIA, a->body_bytes, ms, a->pod,
+                  NULL);
+}
+
+static PyObject *finish_local(Core *s, Flight *f, int64_t t, int64_t code, int mesh,
+                              PyObject *transport)
+{
+    int host = f->natt ? f->att[f->natt - 1].pod : -1;
+    if (mesh == M_UH) set_exemplar(s, f, X_UH);
+    return finish(s, f, t, code, mesh, s->mbody[mesh], NONE_US, host, transport);
+}
+
+static PyObject *finish_timeout(Core *s, Flight *f, int64_t deadline)
+{
+    set_exemplar(s, f, X_UT);
+    return finish_local(s, f, deadline + below(s, 1500), 504, M_UT, NULL);
+}
+
+static PyObject *finish_failed(Core *s, Flight *f)
+{
+    AttemptC *a = &f->att[f->natt - 1];
+    int retried = f->natt > 1;
+    if (a->status >= 500) return finish_upstream(s, f, a);
+    int64_t end = a->end_us + 200;
+    if (a->outcome == O_REFUSED)
+        return finish_local(s, f, end, 503, retried ? M_UF_RETRIED : M_UF, s->transport_refused);
+    return finish_local(s, f, end, 503, retried ? M_UC_RETRIED : M_UC, NULL);
+}
+
+static int64_t error_body_bytes(Core *s, Flight *f, int64_t status)
+{
+    if (status == 401 || status == 0) return 0;
+    const char *reason = status == 404   ? "Not Found"
+                         : status == 409 ? "Conflict"
+                         : status == 500 ? "Internal Server Error"
+                                         : NULL;
+    if (!reason) {
+        PyErr_Format(PyExc_KeyError, "%lld", (long long)status);
+        return -1;
+    }
+    /* path without its query string */
+    Py_ssize_t plen = PyUnicode_GET_LENGTH(f->path);
+    Py_ssize_t q = PyUnicode_FindChar(f->path, '?', 0, plen, 1);
+    if (q == -2) return -1;
+    if (q >= 0) plen = q;
+    char num[32];
+    int nlen = snprintf(num, sizeof num, "%lld", (long long)status);
+    /* {"timestamp":"2026-01-01T00:00:00.000+00:00","status":N,"error":"R","path":"P"} */
+    return (int64_t)(strlen("{\"timestamp\":\"2026-01-01T00:00:00.000+00:00\",") +
+                     strlen("\"status\":") + nlen + strlen(",\"error\":\"") + strlen(reason) +
+                     strlen("\",\"path\":\"") + plen + strlen("\"}"));
+}
+
+/* HikariCP getConnection(): wait (or -1 on timeout), and how many others wait. */
+static int64_t acquire(Core *s, Pool *p, int64_t t, int64_t hold, int64_t *waiting)
+{
+    while (p->nwait && p->waiters[0] <= t) wait_pop(p);
+    *waiting = p->nwait;
+    int64_t free_at = p->free[0];
+    if (free_at <= t) {
+        p->free[0] = t + hold;
+        i64_siftup(p->free, s->pool_size, 0);
+        return 0;
+    }
+    int64_t wait = free_at - t;
+    if (wait > s->hikari_timeout_us) {
+        if (wait_push(p, t + s->hikari_timeout_us) < 0) return -2;
+        return -1;
+    }
+    p->free[0] = free_at + hold;
+    i64_siftup(p->free, s->pool_size, 0);
+    if (wait_push(p, free_at) < 0) return -2;
+    return wait;
+}
+
+static double call_float(PyObject *fn, PyObject *const *args, size_t n)
+{
+    PyObject *v = PyObject_Vectorcall(fn, args, n, NULL);
+    if (!v) return -1.0;
+    double d = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return d;
+}
+
+static int run_attempt(Core *s, Flight *f, int pi, int64_t t, AttemptC *a)
+{
+    PodC *pod = &s->pods[pi];
+    EndpointC *ep = &s->eps[f->ep];
+    Cont *c = alive_at(pod, t);
+    memset(a, 0, sizeof(*a));
+    a->pod = pi;
+    a->start_us = t;
+    if (c == NULL) { /* listed but gone: refused (no exemplar, as in Python) */
+        a->end_us = t + 200 + below(s, 900);
+        a->status = 0;
+        a->outcome = O_REFUSED;
+        return 0;
+    }
+    a->c = c;
+    PyObject *tt = PyLong_FromLongLong(t);
+    if (!tt) return -1;
+    PyObject *args[2] = {tt, pod->obj};
+    double cpu = call_float(s->cpu_time, args, 2);
+    Py_DECREF(tt);
+    if (cpu == -1.0 && PyErr_Occurred()) return -1;
+    int64_t pre = (int64_t)(lognormal(s, 1100.0, 0.4) * cpu);
+    int64_t acq = t + pre;
+    double dbm = lognormal(s, s->eps[f->ep].q_median_ms * 1000.0, ep->q_sigma);
+    PyObject *at = PyLong_FromLongLong(acq);
+    if (!at) return -1;
+    PyObject *dargs[2] = {at, ep->qkey};
+    double dbt = call_float(s->db_time, dargs, 2);
+    Py_DECREF(at);
+    if (dbt == -1.0 && PyErr_Occurred()) return -1;
+    int64_t db_us = (int64_t)(dbm * dbt);
+    int64_t post = (int64_t)(lognormal(s, ep->cpu_ms * 1000.0, 0.5) * cpu);
+    Pool *pool = &s->pools[c->pool];
+    int64_t waiting = 0;
+    int64_t wait = acquire(s, pool, acq, db_us + post, &waiting);
+    if (wait == -2) return -1;
+    a->status = 200;
+    a->outcome = O_OK;
+    a->pool_waiting = waiting;
+    if (wait < 0) {
+        a->end_us = acq + s->hikari_timeout_us + 600 + below(s, 3400);
+        a->status = 500;
+        a->outcome = O_POOL_TIMEOUT;
+        a->pool_wait_us = a->end_us - acq;
+    } else {
+        a->pool_wait_us = wait;
+        a->db_start_us = acq + wait;
+        a->db_us = db_us;
+        a->end_us = a->db_start_us + db_us + post;
+        a->status = ep->ok_status;
+        if (pod->faulty && (ep->is_create_order || ep->is_get_order) &&
+            (double)(f->customer % 1000) < s->fault_probability * 1000.0) {
+            a->status = 500;
+            a->outcome = O_NPE;
+            a->end_us = a->db_start_us + db_us + floordiv(post, 3);
+        }
+        if (a->outcome == O_OK) {
+            double roll = mt_random(&s->g);
+            if (ep->is_get_order && roll < 0.02) {
+                a->status = 404;
+                a->outcome = O_NOT_FOUND;
+            } else if (ep->is_create_order && roll < 0.006 * s->noise) {
+                a->status = 409;
+                a->outcome = O_CONFLICT;
+            } else if (ep->is_get_customer && roll < 0.015) {
+                a->status = 401;
+                a->outcome = O_UNAUTHORIZED;
+            }
+        }
+    }
+    if (c->end_us != NONE_US && t < c->end_us && c->end_us <= a->end_us) {
+        a->end_us = c->end_us;
+        a->status = 0;
+        a->outcome = O_KILLED;
+    }
+    if (a->status == 200 || a->status == 201) {
+        a->body_bytes =
+            ep->body_low + (int64_t)(mt_random(&s->g) * (double)(ep->body_high - ep->body_low));
+    } else {
+        int64_t b = error_body_bytes(s, f, a->status);
+        if (b < 0) return -1;
+        a->body_bytes = b;
+    }
+    if (f->exemplar == X_NONE && (a->outcome != O_OK || a->db_us > 1000000)) {
+        int kinds[2], nk = 0;
+        if (a->outcome == O_POOL_TIMEOUT)
+            kinds[nk++] = X_POOL_TIMEOUT;
+        else if (a->outcome == O_NPE)
+            kinds[nk++] = X_NPE;
+        else if (a->outcome == O_KILLED)
+            kinds[nk++] = X_KILLED;
+        else if (a->outcome == O_REFUSED)
+            kinds[nk++] = X_REFUSED;
+        if (a->db_us > 1000000) kinds[nk++] = X_SLOW_QUERY;
+        for (int k = 0; k < nk; k++) set_exemplar(s, f, kinds[k]);
+    }
+    return 0;
+}
+
+/* One attempt of a flight: 1 finished (*res set), 0 retry pending, -1 error. */
+static int try_attempt(Core *s, Flight *f, int64_t t, int tries, PyObject **res)
+{
+    *res = NULL;
+    int64_t deadline = f->mesh_start_us + s->route_timeout_us;
+    routable(s, t);
+    int *fresh = s->route, nfresh = s->nroute;
+    if (f->natt) { /* a retry prefers a pod not tried yet (Envoy's previous_hosts) */
+        int k = 0;
+        for (int i = 0; i < s->nroute; i++) {
+            int tried = 0;
+            for (int j = 0; j < f->natt; j++)
+                if (f->att[j].pod == s->route[i]) tried = 1;
+            if (!tried) s->fresh[k++] = s->route[i];
+        }
+        if (k) {
+            fresh = s->fresh;
+            nfresh = k;
+        }
+    }
+    if (nfresh == 0) {
+        if (!f->natt) {
+            *res = finish_local(s, f, t + 60 + below(s, 200), 503, M_UH, NULL);
+        } else {
+            *res = finish_failed(s, f);
+        }
+        return *res ? 1 : -1;
+    }
+    int pi = fresh[below(s, nfresh)];
+    if (f->natt >= MAX_ATTEMPTS) {
+        PyErr_SetString(PyExc_RuntimeError, "too many attempts");
+        return -1;
+    }
+    AttemptC *a = &f->att[f->natt];
+    if (run_attempt(s, f, pi, t, a) < 0) return -1;
+    f->natt++;
+    if (a->end_us > deadline) {
+        a->abandoned = 1;
+        *res = finish_timeout(s, f, deadline);
+        return *res ? 1 : -1;
+    }
+    int retriable = a->status >= 500 || a->status == 0;
+    if (retriable && tries < s->retry_attempts) {
+        int64_t backoff =
+            (int64_t)(mt_random(&s->g) * (double)((1LL << (tries + 1)) - 1) * 25000.0);
+        int64_t nxt = a->end_us + backoff + 300;
+        if (nxt < deadline) return push(s, nxt, K_RETRY, NULL, f, tries + 1) < 0 ? -1 : 0;
+    }
+    if ((retriable && tries > 0) || (retriable && a->status == 0))
+        *res = finish_failed(s, f);
+    else
+        *res = finish_upstream(s, f, a);
+    return *res ? 1 : -1;
+}
+
+static int arrival(Core *s, int64_t t)
+{
+    if (mt_random(&s->g) < 0.36) {
+        ReqFields r;
+        if (new_request(s, t, &r) < 0) {
+            release_request(&r);
+            return -1;
+        }
+        r.kind = s->k_static;
+        Py_ssize_t i = bisect_right(s->static_cum, s->nstatic,
+                                    mt_random(&s->g) * s->static_cum[s->nstatic - 1]);
+        PyObject *path = s->static_path[i];
+        int64_t size = s->static_size[i];
+        Py_INCREF(path);
+        Py_SETREF(r.path, path);
+        int is_root = s->static_root[i];
+        if (is_root) r.referer = mt_random(&s->g) < 0.5 ? s->dash : s->search_ref;
+        if (!is_root && mt_random(&s->g) < 0.3) {
+            r.status = 304;
+            r.body_bytes = 0;
+        } else {
+            r.status = 200;
+            r.body_bytes = size;
+        }
+        r.end_us = t + (int64_t)(-600.0 * log(1.0 - mt_random(&s->g))) + 40;
+        r.mesh_flags = s->dash;
+        int rc = emit(s, make_request(s, &r));
+        release_request(&r);
+        return rc;
+    }
+    ReqFields r;
+    if (new_request(s, t, &r) < 0) {
+        release_request(&r);
+        return -1;
+    }
+    Flight *f = PyMem_Calloc(1, sizeof(Flight));
+    if (!f) {
+        release_request(&r);
+        PyErr_NoMemory();
+        return -1;
+    }
+    f->n = r.n;
+    f->t_us = t;
+    f->request_id = r.request_id;
+    f->trace_id = r.trace_id;
+    f->client_ip = r.client_ip;
+    f->user_agent = r.user_agent;
+    f->referer = r.referer;
+    Py_DECREF(r.path); /* "/" placeholder */
+    f->exemplar = X_NONE;
+    int ei = (int)bisect_right(s->ep_cum, s->neps, mt_random(&s->g) * s->ep_cum[s->neps - 1]);
+    f->ep = ei;
+    EndpointC *ep = &s->eps[ei];
+    int64_t customer = 1000 + (int64_t)(mt_random(&s->g) * 97001.0);
+    int64_t order = 100000 + (int64_t)(mt_random(&s->g) * 840001.0);
+    int64_t page = (int64_t)(-0.7 * log(1.0 - mt_random(&s->g)));
+    if (page > 9) page = 9;
+    PyObject *category = pick(s, s->categories);
+    f->customer = customer;
+    f->params = Py_BuildValue("{s:N,s:N,s:N,s:O}", "customer",
+                              PyUnicode_FromFormat("%lld", (long long)customer), "order",
+                              PyUnicode_FromFormat("%lld", (long long)order), "page",
+                              PyUnicode_FromFormat("%lld", (long long)page), "category", category);
+    if (!f->params) {
+        free_flight(f);
+        return -1;
+    }
+    f->path = PyObject_CallMethod(ep->template_, "format_map", "O", f->params);
+    if (!f->path) {
+        free_flight(f);
+        return -1;
+    }
+    f->mesh_start_us = t + 180 + (int64_t)(mt_random(&s->g) * 120.0);
+    int64_t first = f->mesh_start_us + 350 + (int64_t)(mt_random(&s->g) * 300.0);
+    PyObject *res;
+    int rc = try_attempt(s, f, first, 0, &res);
+    if (rc < 0) return -1; /* the flight is leaked on error: the core is dead anyway */
+    if (rc == 1) return emit(s, res);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ probes, scanners */
+static int probe(Core *s, int64_t t, int pi)
+{
+    PodC *pod = &s->pods[pi];
+    int64_t nxt = t + s->probe_period_us;
+    if (nxt < pod->deleted_us && push(s, nxt, K_PROBE, NULL, NULL, pi) < 0) return -1;
+    if (t < s->start || t >= pod->deleted_us) return 0;
+    Cont *c = alive_at(pod, t);
+    if (c == NULL) return 0; /* kubelet does not probe a container that is not running */
+    int ok;
+    PyObject *output;
+    if (t < c->ready_us) {
+        ok = 0;
+        output = pod->out_refused;
+    } else {
+        Pool *pool = &s->pools[c->pool];
+        ok = pool->free[0] <= t + 1000000;
+        output = ok ? s->empty : pod->out_deadline;
+    }
+    PyObject *became = NULL;
+    if (ok) {
+        pod->probe_fail = 0;
+        if (pod->unready_since != NONE_US) {
+            pod->unready_since = NONE_US;
+            s->route_until = 0;
+            became = s->became_ready;
+        }
+    } else {
+        pod->probe_fail++;
+        if (pod->probe_fail == s->probe_threshold && t >= c->ready_us) {
+            pod->unready_since = t;
+            s->route_until = 0;
+            became = s->became_unready;
+        }
+    }
+    if (!ok || became) {
+        PyObject *tt = PyLong_FromLongLong(t);
+        if (!tt) return -1;
+        PyObject *args[5] = {tt, pod->obj, ok ? Py_True : Py_False, output,
+                             became ? became : Py_None};
+        PyObject *o = PyObject_Vectorcall(s->ProbeResult, args, 5, NULL);
+        Py_DECREF(tt);
+        return emit(s, o);
+    }
+    return 0;
+}
+
+static int scanner(Core *s, int64_t t, PyObject *payload)
+{
+    ReqFields r;
+    if (new_request(s, t, &r) < 0) {
+        release_request(&r);
+        return -1;
+    }
+    r.kind = s->k_scanner;
+    Py_SETREF(r.client_ip, Py_NewRef(PyTuple_GET_ITEM(payload, 0)));
+    r.user_agent = PyTuple_GET_ITEM(payload, 1);
+    Py_SETREF(r.path, Py_NewRef(PyTuple_GET_ITEM(payload, 2)));
+    r.referer = s->dash;
+    r.status = 404;
+    r.body_bytes = 153;
+    r.end_us = t + 150 + below(s, 400);
+    r.mesh_flags = s->dash;
+    int rc = emit(s, make_request(s, &r));
+    release_request(&r);
+    return rc;
+}
+
+static int pop_one(Core *s)
+{
+    Event e = pop_event(s);
+    int rc = 0;
+    switch (e.kind) {
+    case K_FACT:
+        Py_INCREF(e.obj);
+        rc = emit(s, e.obj);
+        break;
+    case K_PROBE:
+        rc = probe(s, e.t, e.tries);
+        break;
+    case K_RETRY: {
+        PyObject *res;
+        int r = try_attempt(s, e.flight, e.t, e.tries, &res);
+        rc = r < 0 ? -1 : (r == 1 ? emit(s, res) : 0);
+        break;
+    }
+    default:
+        rc = scanner(s, e.t, e.obj);
+    }
+    Py_XDECREF(e.obj);
+    return rc;
+}
+
+static int ticks(Core *s, int64_t t)
+{
+    while (s->next_tick <= t) {
+        int64_t tick = s->next_tick;
+        int on_chunk = (tick - s->start) % s->chunk_us == 0 && tick < s->end;
+        PyObject *a = PyLong_FromLongLong(tick);
+        PyObject *b = PyLong_FromLongLong(on_chunk ? tick : -1);
+        PyObject *o = NULL;
+        if (a && b) {
+            PyObject *args[2] = {a, b};
+            o = PyObject_Vectorcall(s->Tick, args, 2, NULL);
+        }
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (emit(s, o) < 0) return -1;
+        s->next_tick = tick + s->flush_us;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the loop */
+static int step(Core *s)
+{
+    switch (s->phase) {
+    case 0:
+        s->next_tick = s->start;
+        s->step_start = s->start;
+        s->need_step = 1;
+        s->phase = 1;
+        /* fall through */
+    case 1:
+        for (;;) {
+            if (s->need_step) {
+                if (!(s->step_start < s->end)) break;
+                s->step_end = s->step_start + s->res < s->end ? s->step_start + s->res : s->end;
+                int64_t mid = floordiv(s->step_start + s->step_end, 2);
+                PyObject *m = PyLong_FromLongLong(mid);
+                if (!m) return -1;
+                PyObject *args[1] = {m};
+                double lam = call_float(s->rate_at, args, 1);
+                Py_DECREF(m);
+                if (lam == -1.0 && PyErr_Occurred()) return -1;
+                lam *= lognormal(s, s->jitter_median, s->jitter_sigma);
+                s->mean_gap_us = (double)s->us / lam;
+                s->t = s->step_start + (int64_t)exponential(s, s->mean_gap_us);
+                s->need_step = 0;
+            }
+            while (s->t < s->step_end) {
+                int64_t t = s->t;
+                while (s->nheap && s->heap[0].t <= t)
+                    if (pop_one(s) < 0) return -1;
+                if (t >= s->next_tick && ticks(s, t) < 0) return -1;
+                if (arrival(s, t) < 0) return -1;
+                int64_t gap = (int64_t)exponential(s, s->mean_gap_us);
+                s->t = t + (gap > 1 ? gap : 1);
+                if (PyList_GET_SIZE(s->out) >= BATCH) return 0;
+            }
+            s->step_start = s->step_end;
+            s->need_step = 1;
+        }
+        s->phase = 2;
+        /* fall through */
+    case 2:
+        while (s->nheap && s->heap[0].t < s->end) {
+            if (ticks(s, s->heap[0].t) < 0) return -1;
+            if (pop_one(s) < 0) return -1;
+        }
+        /* Requests still open at the end resolve in the heap; drain what belongs to them. */
+        while (s->nheap) {
+            if (s->heap[0].kind == K_RETRY) {
+                if (pop_one(s) < 0) return -1;
+            } else {
+                Event e = pop_event(s);
+                Py_XDECREF(e.obj);
+            }
+        }
+        if (ticks(s, s->end) < 0) return -1;
+        {
+            PyObject *a = PyLong_FromLongLong(s->end + 3600 * s->us);
+            PyObject *b = PyLong_FromLong(-1);
+            PyObject *o = NULL;
+            if (a && b) {
+                PyObject *args[2] = {a, b};
+                o = PyObject_Vectorcall(s->Tick, args, 2, NULL);
+            }
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            if (emit(s, o) < 0) return -1;
+        }
+        s->phase = 3;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static PyObject *Core_iternext(Core *s)
+{
+    for (;;) {
+        if (s->pos < PyList_GET_SIZE(s->out)) {
+            PyObject *o = PyList_GET_ITEM(s->out, s->pos);
+            s->pos++;
+            Py_INCREF(o);
+            return o;
+        }
+        if (PyList_SetSlice(s->out, 0, PyList_GET_SIZE(s->out), NULL) < 0) return NULL;
+        s->pos = 0;
+        if (s->phase == 3 || s->phase < 0) return NULL;
+        if (step(s) < 0) {
+            s->phase = -1; /* a failed core stays failed */
+            return NULL;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ Python API */
+static PyObject *Core_random(Core *s, PyObject *Py_UNUSED(ignored))
+{
+    return PyFloat_FromDouble(mt_random(&s->g));
+}
+
+static PyObject *Core_push(Core *s, PyObject *args)
+{
+    long long t;
+    int kind;
+    PyObject *payload;
+    if (!PyArg_ParseTuple(args, "LiO:push", &t, &kind, &payload)) return NULL;
+    if (s->phase != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "push() only before iterating");
+        return NULL;
+    }
+    int rc;
+    if (kind == K_FACT) {
+        rc = push(s, t, K_FACT, payload, NULL, 0);
+    } else if (kind == K_PROBE) {
+        long pi = PyLong_AsLong(payload);
+        if (pi == -1 && PyErr_Occurred()) return NULL;
+        if (pi < 0 || pi >= s->npods) {
+            PyErr_SetString(PyExc_IndexError, "probe: no such pod index");
+            return NULL;
+        }
+        rc = push(s, t, K_PROBE, NULL, NULL, (int)pi);
+    } else if (kind == K_SCANNER) {
+        if (!PyTuple_Check(payload) || PyTuple_GET_SIZE(payload) != 3) {
+            PyErr_SetString(PyExc_TypeError, "scanner payload: (ip, agent, path)");
+            return NULL;
+        }
+        rc = push(s, t, K_SCANNER, payload, NULL, 0);
+    } else {
+        PyErr_Format(PyExc_ValueError, "push: kind %d is not FACT, PROBE or SCANNER", kind);
+        return NULL;
+    }
+    if (rc < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static int get_i64(PyObject *d, const char *key, int64_t *out)
+{
+    PyObject *v = PyDict_GetItemString(d, key); /* borrowed */
+    if (!v) {
+        PyErr_Format(PyExc_KeyError, "missing %s", key);
+        return -1;
+    }
+    if (v == Py_None) {
+        *out = NONE_US;
+        return 0;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    *out = x;
+    return 0;
+}
+
+static int get_f64(PyObject *d, const char *key, double *out)
+{
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (!v) {
+        PyErr_Format(PyExc_KeyError, "missing %s", key);
+        return -1;
+    }
+    *out = PyFloat_AsDouble(v);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static PyObject *get_obj(PyObject *d, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (!v) {
+        PyErr_Format(PyExc_KeyError, "missing %s", key);
+        return NULL;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
+static PyObject *get_tuple(PyObject *d, const char *key)
+{
+    PyObject *v = get_obj(d, key);
+    if (v && !PyTuple_Check(v)) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple", key);
+        return NULL;
+    }
+    return v;
+}
+
+static double *f64_array(PyObject *tuple, Py_ssize_t *n)
+{
+    *n = PyTuple_GET_SIZE(tuple);
+    double *a = PyMem_Calloc(*n ? *n : 1, sizeof(double));
+    if (!a) return (double *)PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        a[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(tuple, i));
+        if (a[i] == -1.0 && PyErr_Occurred()) {
+            PyMem_Free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static int i64_of(PyObject *v, int64_t *out)
+{
+    if (v == Py_None) {
+        *out = NONE_US;
+        return 0;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    *out = x;
+    return 0;
+}
+
+/* Core(config: dict): every input is built by _sim.py's _native_config(). */
+static int Core_init(Core *s, PyObject *args, PyObject *kw)
+{
+    PyObject *cfg;
+    if (!PyArg_ParseTuple(args, "O!:Core", &PyDict_Type, &cfg)) return -1;
+    if (s->out) {
+        PyErr_SetString(PyExc_RuntimeError, "Core is initialised once");
+        return -1;
+    }
+    s->out = PyList_New(0);
+    if (!s->out) return -1;
+
+    /* generator state: random.Random.getstate()[1] = 624 words + index */
+    PyObject *st = PyDict_GetItemString(cfg, "mt_state");
+    if (!st || !PyTuple_Check(st) || PyTuple_GET_SIZE(st) != MT_N + 1) {
+        PyErr_SetString(PyExc_ValueError, "mt_state: 625 integers");
+        return -1;
+    }
+    for (int i = 0; i < MT_N; i++) {
+        unsigned long w = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(st, i));
+        if (w == (unsigned long)-1 && PyErr_Occurred()) return -1;
+        s->g.mt[i] = (uint32_t)w;
+    }
+    long idx = PyLong_AsLong(PyTuple_GET_ITEM(st, MT_N));
+    if (idx == -1 && PyErr_Occurred()) return -1;
+    if (idx < 0 || idx > MT_N) {
+        PyErr_SetString(PyExc_ValueError, "mt_state: bad index");
+        return -1;
+    }
+    s->g.index = (int)idx;
+
+    int64_t tmp;
+    if (get_i64(cfg, "start", &s->start) || get_i64(cfg, "end", &s->end) ||
+        get_i64(cfg, "res", &s->res) || get_i64(cfg, "us", &s->us) ||
+        get_i64(cfg, "chunk_us", &s->chunk_us) || get_i64(cfg, "flush_us", &s->flush_us) ||
+        get_i64(cfg, "route_timeout_us", &s->route_timeout_us) ||
+        get_i64(cfg, "hikari_timeout_us", &s->hikari_timeout_us) ||
+        get_i64(cfg, "eds_lag_us", &s->eds_lag_us) ||
+        get_i64(cfg, "probe_period_us", &s->probe_period_us))
+        return -1;
+    if (get_i64(cfg, "probe_threshold", &tmp)) return -1;
+    s->probe_threshold = (int)tmp;
+    if (get_i64(cfg, "retry_attempts", &tmp)) return -1;
+    s->retry_attempts = (int)tmp;
+    if (s->retry_attempts < 0 || s->retry_attempts >= MAX_ATTEMPTS) {
+        PyErr_SetString(PyExc_ValueError, "retry_attempts out of range");
+        return -1;
+    }
+    if (get_i64(cfg, "pool_size", &tmp)) return -1;
+    s->pool_size = (int)tmp;
+    if (s->pool_size < 1) {
+        PyErr_SetString(PyExc_ValueError, "pool_size must be >= 1");
+        return -1;
+    }
+    if (s->res <= 0 || s->chunk_us <= 0 || s->flush_us <= 0 || s->us <= 0) {
+        PyErr_SetString(PyExc_ValueError, "res, chunk_us, flush_us and us must be > 0");
+        return -1;
+    }
+    if (get_f64(cfg, "noise", &s->noise) || get_f64(cfg, "jitter_median", &s->jitter_median) ||
+        get_f64(cfg, "jitter_sigma", &s->jitter_sigma) ||
+        get_f64(cfg, "fault_probability", &s->fault_probability))
+        return -1;
+
+    PyObject *zt = get_tuple(cfg, "z_table");
+    if (!zt) return -1;
+    s->zt = f64_array(zt, &s->nz);
+    Py_DECREF(zt);
+    if (!s->zt) return -1;
+    if (s->nz < 2) {
+        PyErr_SetString(PyExc_ValueError, "z_table too short");
+        return -1;
+    }
+
+    if (!(s->nets = get_tuple(cfg, "nets")) || !(s->agents = get_tuple(cfg, "agents")) ||
+        !(s->referers = get_tuple(cfg, "referers")) ||
+        !(s->categories = get_tuple(cfg, "categories")))
+        return -1;
+    if (!PyTuple_GET_SIZE(s->nets) || !PyTuple_GET_SIZE(s->agents) ||
+        !PyTuple_GET_SIZE(s->referers) || !PyTuple_GET_SIZE(s->categories)) {
+        PyErr_SetString(PyExc_ValueError, "empty catalog tuple");
+        return -1;
+    }
+
+    /* static assets: cumulative weights + (path, size) */
+    PyObject *scum = get_tuple(cfg, "static_cum"), *sitems = get_tuple(cfg, "static_items");
+    if (!scum || !sitems) {
+        Py_XDECREF(scum);
+        Py_XDECREF(sitems);
+        return -1;
+    }
+    s->static_cum = f64_array(scum, &s->nstatic);
+    Py_DECREF(scum);
+    if (!s->static_cum || PyTuple_GET_SIZE(sitems) != s->nstatic || !s->nstatic) {
+        Py_DECREF(sitems);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "static assets mismatch");
+        return -1;
+    }
+    s->static_path = PyMem_Calloc(s->nstatic, sizeof(PyObject *));
+    s->static_size = PyMem_Calloc(s->nstatic, sizeof(int64_t));
+    s->static_root = PyMem_Calloc(s->nstatic, sizeof(int));
+    if (!s->static_path || !s->static_size || !s->static_root) {
+        Py_DECREF(sitems);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < s->nstatic; i++) {
+        PyObject *it = PyTuple_GET_ITEM(sitems, i);
+        if (!PyTuple_Check(it) || PyTuple_GET_SIZE(it) != 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(it, 0))) {
+            Py_DECREF(sitems);
+            PyErr_SetString(PyExc_TypeError, "static_items: (path, size) pairs");
+            return -1;
+        }
+        s->static_path[i] = Py_NewRef(PyTuple_GET_ITEM(it, 0));
+        s->static_root[i] = PyUnicode_CompareWithASCIIString(s->static_path[i], "/") == 0;
+        if (i64_of(PyTuple_GET_ITEM(it, 1), &s->static_size[i]) < 0) {
+            Py_DECREF(sitems);
+            return -1;
+        }
+    }
+    Py_DECREF(sitems);
+
+    /* endpoints */
+    PyObject *ecum = get_tuple(cfg, "endpoint_cum"), *eitems = get_tuple(cfg, "endpoints");
+    if (!ecum || !eitems) {
+        Py_XDECREF(ecum);
+        Py_XDECREF(eitems);
+        return -1;
+    }
+    s->ep_cum = f64_array(ecum, &s->neps);
+    Py_DECREF(ecum);
+    if (!s->ep_cum || PyTuple_GET_SIZE(eitems) != s->neps || !s->neps) {
+        Py_DECREF(eitems);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "endpoints mismatch");
+        return -1;
+    }
+    s->eps = PyMem_Calloc(s->neps, sizeof(EndpointC));
+    if (!s->eps) {
+        Py_DECREF(eitems);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < s->neps; i++) {
+        PyObject *d = PyTuple_GET_ITEM(eitems, i);
+        EndpointC *e = &s->eps[i];
+        PyObject *key = NULL;
+        if (!PyDict_Check(d) || !(e->obj = get_obj(d, "obj")) ||
+            !(e->method = get_obj(d, "method")) || !(e->template_ = get_obj(d, "template")) ||
+            !(e->qkey = get_obj(d, "query_key")) || !(key = get_obj(d, "key")) ||
+            get_f64(d, "cpu_ms", &e->cpu_ms) || get_f64(d, "query_median_ms", &e->q_median_ms) ||
+            get_f64(d, "query_sigma", &e->q_sigma) || get_i64(d, "ok_status", &e->ok_status) ||
+            get_i64(d, "body_low", &e->body_low) || get_i64(d, "body_high", &e->body_high) ||
+            get_i64(d, "request_bytes", &e->request_bytes)) {
+            Py_XDECREF(key);
+            Py_DECREF(eitems);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "endpoint: dict expected");
+            return -1;
+        }
+        e->is_get_order = PyUnicode_CompareWithASCIIString(key, "get_order") == 0;
+        e->is_create_order = PyUnicode_CompareWithASCIIString(key, "create_order") == 0;
+        e->is_get_customer = PyUnicode_CompareWithASCIIString(key, "get_customer") == 0;
+        Py_DECREF(key);
+    }
+    Py_DECREF(eitems);
+
+    /* pods, their containers, and one pool per (pod, restart count) */
+    PyObject *pods = get_tuple(cfg, "pods");
+    if (!pods) return -1;
+    s->npods = (int)PyTuple_GET_SIZE(pods);
+    s->pods = PyMem_Calloc(s->npods ? s->npods : 1, sizeof(PodC));
+    s->route = PyMem_Calloc(s->npods ? s->npods : 1, sizeof(int));
+    s->fresh = PyMem_Calloc(s->npods ? s->npods : 1, sizeof(int));
+    if (!s->pods || !s->route || !s->fresh) {
+        Py_DECREF(pods);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int ncont_total = 0;
+    for (int i = 0; i < s->npods; i++) {
+        PyObject *d = PyTuple_GET_ITEM(pods, i);
+        PyObject *conts = PyDict_Check(d) ? PyDict_GetItemString(d, "containers") : NULL;
+        if (!conts || !PyTuple_Check(conts)) {
+            Py_DECREF(pods);
+            PyErr_SetString(PyExc_TypeError, "pod: dict with a containers tuple expected");
+            return -1;
+        }
+        ncont_total += (int)PyTuple_GET_SIZE(conts);
+    }
+    s->pools = PyMem_Calloc(ncont_total ? ncont_total : 1, sizeof(Pool));
+    if (!s->pools) {
+        Py_DECREF(pods);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < s->npods; i++) {
+        PyObject *d = PyTuple_GET_ITEM(pods, i);
+        PodC *p = &s->pods[i];
+        int64_t faulty;
+        p->unready_since = NONE_US;
+        if (!(p->obj = get_obj(d, "obj")) || !(p->upstream_host = get_obj(d, "upstream_host")) ||
+            !(p->out_refused = get_obj(d, "out_refused")) ||
+            !(p->out_deadline = get_obj(d, "out_deadline")) ||
+            get_i64(d, "deleted_us", &p->deleted_us) || get_i64(d, "faulty", &faulty)) {
+            Py_DECREF(pods);
+            return -1;
+        }
+        p->faulty = (int)faulty;
+        PyObject *conts = PyDict_GetItemString(d, "containers");
+        p->ncont = (int)PyTuple_GET_SIZE(conts);
+        p->cont = PyMem_Calloc(p->ncont ? p->ncont : 1, sizeof(Cont));
+        if (!p->cont) {
+            Py_DECREF(pods);
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (int k = 0; k < p->ncont; k++) {
+            PyObject *cd = PyTuple_GET_ITEM(conts, k);
+            Cont *c = &p->cont[k];
+            if (!PyDict_Check(cd) || !(c->obj = get_obj(cd, "obj")) ||
+                get_i64(cd, "start_us", &c->start_us) || get_i64(cd, "ready_us", &c->ready_us) ||
+                get_i64(cd, "end_us", &c->end_us) ||
+                get_i64(cd, "restart_count", &c->restart_count)) {
+                Py_DECREF(pods);
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "container: dict");
+                return -1;
+            }
+            /* Python keys pools by (pod name, restart count): share on equal counts. */
+            c->pool = -1;
+            for (int j = 0; j < k; j++)
+                if (p->cont[j].restart_count == c->restart_count) c->pool = p->cont[j].pool;
+            if (c->pool < 0) {
+                Pool *pool = &s->pools[s->npools];
+                pool->free = PyMem_Calloc(s->pool_size, sizeof(int64_t));
+                if (!pool->free) {
+                    Py_DECREF(pods);
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                c->pool = s->npools++;
+            }
+        }
+    }
+    Py_DECREF(pods);
+
+    PyObject *life = get_tuple(cfg, "lifecycle");
+    if (!life) return -1;
+    s->nlife = PyTuple_GET_SIZE(life);
+    s->lifecycle = PyMem_Calloc(s->nlife ? s->nlife : 1, sizeof(int64_t));
+    if (!s->lifecycle) {
+        Py_DECREF(life);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < s->nlife; i++)
+        if (i64_of(PyTuple_GET_ITEM(life, i), &s->lifecycle[i]) < 0) {
+            Py_DECREF(life);
+            return -1;
+        }
+    Py_DECREF(life);
+    s->route_from = (int64_t)1 << 62;
+    s->route_until = 0;
+
+    if (!(s->rate_at = get_obj(cfg, "rate_at")) || !(s->cpu_time = get_obj(cfg, "cpu_time")) ||
+        !(s->db_time = get_obj(cfg, "db_time")) || !(s->ids = get_obj(cfg, "ids")) ||
+        !(s->Request = get_obj(cfg, "Request")) || !(s->Attempt = get_obj(cfg, "Attempt")) ||
+        !(s->Tick = get_obj(cfg, "Tick")) || !(s->ProbeResult = get_obj(cfg, "ProbeResult")))
+        return -1;
+
+    PyObject *text = PyDict_GetItemString(cfg, "text");
+    if (!text || !PyDict_Check(text)) {
+        PyErr_SetString(PyExc_KeyError, "missing text");
+        return -1;
+    }
+    if (!(s->k_static = get_obj(text, "static")) || !(s->k_api = get_obj(text, "api")) ||
+        !(s->k_scanner = get_obj(text, "scanner")) || !(s->m_get = get_obj(text, "GET")) ||
+        !(s->root = get_obj(text, "/")) || !(s->dash = get_obj(text, "-")) ||
+        !(s->search_ref = get_obj(text, "search_referer")) ||
+        !(s->became_ready = get_obj(text, "ready")) ||
+        !(s->became_unready = get_obj(text, "not ready")) || !(s->empty = get_obj(text, "")) ||
+        !(s->transport_refused = get_obj(text, "transport_refused")))
+        return -1;
+    static const char *mkeys[M_COUNT] = {"via",        "urx", "uh",         "ut",
+                                         "uf",         "uf_retried", "uc", "uc_retried"};
+    for (int m = 0; m < M_COUNT; m++) {
+        PyObject *e = PyDict_GetItemString(text, mkeys[m]);
+        if (!e || !PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 3) {
+            PyErr_Format(PyExc_ValueError, "text[%s]: (flags, details, body length)", mkeys[m]);
+            return -1;
+        }
+        s->mflags[m] = Py_NewRef(PyTuple_GET_ITEM(e, 0));
+        s->mdetails[m] = Py_NewRef(PyTuple_GET_ITEM(e, 1));
+        if (i64_of(PyTuple_GET_ITEM(e, 2), &s->mbody[m]) < 0) return -1;
+    }
+    return 0;
+}
+
+static void Core_dealloc(Core *s)
+{
+    for (Py_ssize_t i = 0; i < s->nheap; i++) {
+        Py_XDECREF(s->heap[i].obj);
+        if (s->heap[i].flight) free_flight(s->heap[i].flight);
+    }
+    PyMem_Free(s->heap);
+    PyMem_Free(s->zt);
+    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_XDECREF(s->static_path[i]);
+    PyMem_Free(s->static_path);
+    PyMem_Free(s->static_size);
+    PyMem_Free(s->static_root);
+    PyMem_Free(s->static_cum);
+    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
+        Py_XDECREF(s->eps[i].obj);
+        Py_XDECREF(s->eps[i].method);
+        Py_XDECREF(s->eps[i].template_);
+        Py_XDECREF(s->eps[i].qkey);
+    }
+    PyMem_Free(s->eps);
+    PyMem_Free(s->ep_cum);
+    for (int i = 0; i < s->npods && s->pods; i++) {
+        PodC *p = &s->pods[i];
+        Py_XDECREF(p->obj);
+        Py_XDECREF(p->upstream_host);
+        Py_XDECREF(p->out_refused);
+        Py_XDECREF(p->out_deadline);
+        for (int k = 0; k < p->ncont && p->cont; k++) Py_XDECREF(p->cont[k].obj);
+        PyMem_Free(p->cont);
+    }
+    PyMem_Free(s->pods);
+    for (int i = 0; i < s->npools && s->pools; i++) {
+        PyMem_Free(s->pools[i].free);
+        PyMem_Free(s->pools[i].waiters);
+    }
+    PyMem_Free(s->pools);
+    PyMem_Free(s->lifecycle);
+    PyMem_Free(s->route);
+    PyMem_Free(s->fresh);
+    PyObject **objs[] = {&s->nets,       &s->agents,        &s->referers,    &s->categories,
+                         &s->rate_at,    &s->cpu_time,      &s->db_time,     &s->ids,
+                         &s->Request,    &s->Attempt,       &s->Tick,        &s->ProbeResult,
+                         &s->k_static,   &s->k_api,         &s->k_scanner,   &s->m_get,
+                         &s->root,       &s->dash,          &s->search_ref,  &s->became_ready,
+                         &s->became_unready, &s->empty,     &s->transport_refused,
+                         &s->out};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_CLEAR(*objs[i]);
+    for (int m = 0; m < M_COUNT; m++) {
+        Py_CLEAR(s->mflags[m]);
+        Py_CLEAR(s->mdetails[m]);
+    }
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef Core_methods[] = {
+    {"random", (PyCFunction)Core_random, METH_NOARGS,
+     "The next draw of the simulation's generator (as random.Random.random)."},
+    {"push", (PyCFunction)Core_push, METH_VARARGS,
+     "push(t_us, kind, payload): schedule a fact, a first probe or a scanner hit."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rca.seed._simcore.Core",
+    .tp_basicsize = sizeof(Core),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The simulation's main loop; iterate it for the emissions.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Core_init,
+    .tp_dealloc = (destructor)Core_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Core_iternext,
+    .tp_methods = Core_methods,
+};
+
+static struct PyModuleDef simcore_module = {
+    PyModuleDef_HEAD_INIT, "_simcore",
+    "The shared simulation's main loop, compiled (see _sim.py for the reference).", -1, NULL};
+
+PyMODINIT_FUNC PyInit__simcore(void)
+{
+    for (int i = 0; i < O_COUNT; i++)
+        if (!(S_OUTCOME[i] = PyUnicode_InternFromString(OUTCOME_NAMES[i]))) return NULL;
+    for (int i = 0; i < X_COUNT; i++)
+        if (!(S_EXEMPLAR[i] = PyUnicode_InternFromString(EXEMPLAR_NAMES[i]))) return NULL;
+    if (PyType_Ready(&CoreType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&simcore_module);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
+        PyModule_AddIntConstant(m, "FACT", K_FACT) < 0 ||
+        PyModule_AddIntConstant(m, "PROBE", K_PROBE) < 0 ||
+        PyModule_AddIntConstant(m, "SCANNER", K_SCANNER) < 0 ||
+        PyModule_AddIntConstant(m, "ABI", 1) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,17 @@
+"""Types of the compiled simulation core (rca/seed/_simcore.c)."""
+
+from collections.abc import Iterator
+from typing import Any
+
+FACT: int
+PROBE: int
+SCANNER: int
+ABI: int
+
+class Core(Iterator[Any]):
+    """The simulation's main loop; built from ``Simulation._native_config()``."""
+
+    def __init__(self, config: dict[str, Any], /) -> None: ...
+    def random(self) -> float: ...
+    def push(self, t_us: int, kind: int, payload: Any, /) -> None: ...
+    def __next__(self) -> Any: ...

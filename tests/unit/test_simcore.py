@@ -1,0 +1,293 @@
+"""The compiled simulation core emits exactly what the Python simulation emits.
+
+``_sim.py`` is the reference; ``_simcore.c`` ports its main loop. Every case below runs
+both engines on the same request and compares the emission streams item by item, every
+field of every request, attempt, probe result, fact and tick. The cases are chosen so
+that, together, they reach every branch of the port: a coverage test fails if some
+outcome, mesh ending or exemplar kind is never compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from rca.seed import _sim
+from rca.seed._errors import GenerationError
+from rca.seed._pipeline import simulation_for, window
+from rca.seed._sim import Attempt, ProbeResult, Request, Simulation, Tick
+from rca.seed._timefmt import US
+from rca.seed._topology import Container, Stack
+from rca.seed.mock_incident_generator import make_request
+from rca.seed.scenarios import Fact, Plan
+from tests.ci import unavailable
+from tests.integration.logs import SCENARIOS
+
+ANCHOR = "2026-11-26T05:00:00Z"
+
+needs_core = pytest.mark.skipif(not _sim.native_available(), reason="_simcore not built")
+
+
+def test_the_compiled_core_is_built() -> None:
+    """CI must compare the engines, never fall back silently to Python alone."""
+    if not _sim.native_available():
+        unavailable("rca.seed._simcore is not built (no C compiler at install time?)")
+    assert _sim.resolve_engine("auto") == "native"
+
+
+# ------------------------------------------------------------------ cases
+def churn(stack: Stack, plan: Plan, start_us: int) -> None:
+    """From the window's start, every orders-api container lives 25 s, is OOM-killed and
+    restarts 4 s later; requests take about a second, so many die mid-flight.
+
+    Far harsher than any scenario: attempts are killed, connects are refused while the
+    mesh still lists a dead endpoint, retries die too, and every restart has its own pool.
+    """
+    plan.cpu_time = lambda _t, _pod: 400.0
+    for i, p in enumerate(stack.api_pods):
+        first = p.containers[0]
+        t = start_us + (7 + 9 * i) * US  # pods die out of step
+        runs = [Container(first.start_us, first.ready_us, t, 137, "OOMKilled", 0, "c0", 1)]
+        for k in range(1, 80):
+            t += 4 * US
+            runs.append(Container(t, t + 3 * US, t + 25 * US, 137, "OOMKilled", k, f"c{k}", 1))
+            t += 25 * US
+        p.containers = runs
+
+
+def tight_pool(stack: Stack, plan: Plan, start_us: int) -> None:
+    """One connection per pod and slow queries: pool timeouts, then retries."""
+    del stack, start_us
+    plan.pool_size = 1
+    plan.db_time = lambda _t, _key: 40.0
+
+
+Tweak = Callable[[Stack, Plan, int], None]
+
+# (id, scenario, seed, request fields, mesh retry budget or None, tweak)
+CASES: list[tuple[str, str, int, dict[str, Any], int | None, Tweak | None]] = [
+    *[(f"{s}-{seed}", s, seed, {}, None, None) for s in SCENARIOS for seed in (1, 7)],
+    *[
+        (
+            f"{s}-busy",
+            s,
+            3,
+            {"rps": 12, "noise_profile": "high", "api_replicas": 2, "duration_minutes": 20},
+            None,
+            None,
+        )
+        for s in SCENARIOS
+    ],
+    (
+        "quiet-long",
+        "slow_query_regression",
+        4,
+        {"rps": 1, "noise_profile": "low", "duration_minutes": 45, "resolution_seconds": 1},
+        None,
+        None,
+    ),
+    ("no-retries-oom", "pod_oom_restart_loop", 1, {"rps": 12}, 0, None),
+    ("no-retries-rollout", "bad_api_rollout", 1, {"rps": 12}, 0, None),
+    ("churn-1-retry", "normal_load", 2, {"rps": 8, "duration_minutes": 15}, 1, churn),
+    ("churn-2-retries", "normal_load", 5, {"rps": 8, "duration_minutes": 15}, None, churn),
+    ("tight-pool", "normal_load", 6, {"rps": 6, "duration_minutes": 15}, 1, tight_pool),
+]
+
+
+def simulation(case: str, engine: str) -> Simulation:
+    _, scenario, seed, fields, _, tweak = next(c for c in CASES if c[0] == case)
+    req = make_request(scenario=scenario, seed=seed, time_anchor=ANCHOR, **fields)
+    start, _ = window(req)
+    adjust = None if tweak is None else (lambda stack, plan: tweak(stack, plan, start))
+    return simulation_for(req, engine, adjust)
+
+
+def _attempt(a: Attempt) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for f in dataclasses.fields(Attempt):
+        v = getattr(a, f.name)
+        if f.name == "pod":
+            v = v.name
+        elif f.name == "container":
+            v = None if v is None else (v.restart_count, v.start_us)
+        out.append((f.name, v))
+    return tuple(out)
+
+
+def normalize(e: object) -> tuple[Any, ...]:
+    """Every field, with pods, containers and endpoints by name (types checked exactly)."""
+    if type(e) is Request:
+        out: list[Any] = []
+        for f in dataclasses.fields(Request):
+            v = getattr(e, f.name)
+            if f.name == "attempts":
+                v = tuple(_attempt(a) for a in v)
+            elif f.name == "endpoint":
+                v = None if v is None else v.key
+            elif f.name == "params":
+                v = tuple(v.items())  # order too: renderers may iterate it
+            out.append((f.name, type(v).__name__, v))
+        return ("request", *out)
+    if type(e) is ProbeResult:
+        return ("probe", e.t_us, e.pod.name, e.ok, e.output, e.became)
+    if type(e) is Tick:
+        return ("tick", e.t_us, e.chunk_start_us)
+    if type(e) is Fact:
+        return ("fact", e.t_us, e.stream, e.kind, repr(e.data))
+    raise AssertionError(f"unexpected emission {e!r}")
+
+
+def emissions(case: str, engine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    retries = next(c for c in CASES if c[0] == case)[4]
+    with monkeypatch.context() as m:
+        if retries is not None:
+            m.setattr(_sim, "MESH_RETRY_ATTEMPTS", retries)
+        yield from simulation(case, engine).run()
+
+
+# What the cases must reach between them, or the comparison proves less than it claims.
+EXPECTED = {
+    "outcome": {
+        "ok",
+        "not_found",
+        "conflict",
+        "unauthorized",
+        "pool_timeout",
+        "npe",
+        "killed",
+        "refused",
+    },
+    "mesh_flags": {"-", "URX", "UH", "UT", "UF", "UF,URX", "UC", "UC,URX"},
+    "exemplar": {"pool_timeout", "npe", "killed", "slow_query", "uh", "ut"},
+    "kind": {"static", "api", "scanner"},
+    "probe": {"ready", "not ready", "failed"},
+    # late_5xx: a 5xx passed through unretried, as its retry could not start in time.
+    "other": {"abandoned", "retried", "transport_failure", "fact", "late_5xx"},
+}
+_seen: dict[str, set[str]] = {k: set() for k in EXPECTED}
+
+
+def _record(e: object) -> None:
+    if type(e) is Request:
+        _seen["kind"].add(e.kind)
+        _seen["mesh_flags"].add(e.mesh_flags)
+        if e.exemplar:
+            _seen["exemplar"].add(e.exemplar)
+        if e.transport_failure:
+            _seen["other"].add("transport_failure")
+        if len(e.attempts) > 1:
+            _seen["other"].add("retried")
+        if e.mesh_code >= 500 and e.mesh_details == "via_upstream" and e.mesh_flags == "-":
+            _seen["other"].add("late_5xx")
+        for a in e.attempts:
+            _seen["outcome"].add(a.outcome)
+            if a.abandoned:
+                _seen["other"].add("abandoned")
+    elif type(e) is ProbeResult:
+        _seen["probe"].add(e.became or ("ok" if e.ok else "failed"))
+    elif type(e) is Fact:
+        _seen["other"].add("fact")
+
+
+@needs_core
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+def test_engines_emit_the_same(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = list(emissions(case, "python", monkeypatch))
+    native = list(emissions(case, "native", monkeypatch))
+    assert len(python) > 1000
+    for i, (p, n) in enumerate(zip(python, native, strict=False)):
+        np_, nn = normalize(p), normalize(n)
+        assert nn == np_, f"emission {i} differs"
+        _record(p)
+    assert len(native) == len(python)
+
+
+@needs_core
+def test_the_cases_reach_every_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not all(_seen.values()):  # run alone: gather what the comparisons would have seen
+        for case, *_ in CASES:
+            for e in emissions(case, "python", monkeypatch):
+                _record(e)
+    missing = {k: sorted(v - _seen[k]) for k, v in EXPECTED.items() if v - _seen[k]}
+    assert not missing, f"never compared: {missing}"
+
+
+# ------------------------------------------------------------------ failures
+@needs_core
+def test_a_failing_scenario_hook_surfaces_from_the_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim = simulation("normal_load-1", "native")
+
+    def broken(_t: int, _pod: object) -> float:
+        raise ZeroDivisionError("scenario bug")
+
+    sim.plan.cpu_time = broken
+    with pytest.raises(ZeroDivisionError, match="scenario bug"):
+        for _ in sim.run():
+            pass
+
+
+@needs_core
+def test_the_core_rejects_a_malformed_config() -> None:
+    from rca.seed import _simcore
+
+    config = simulation("normal_load-1", "native")._native_config()
+    for key, bad, error in [
+        ("mt_state", (1, 2, 3), ValueError),
+        ("pool_size", 0, ValueError),
+        ("nets", (), ValueError),
+        ("pods", [1], TypeError),
+        ("retry_attempts", 99, ValueError),
+    ]:
+        with pytest.raises(error):
+            _simcore.Core({**config, key: bad})
+    with pytest.raises(KeyError, match="z_table"):
+        _simcore.Core({k: v for k, v in config.items() if k != "z_table"})
+
+
+@needs_core
+def test_push_is_only_for_the_set_up() -> None:
+    from rca.seed import _simcore
+
+    core = _simcore.Core(simulation("normal_load-1", "native")._native_config())
+    with pytest.raises(ValueError, match="kind 7"):
+        core.push(0, 7, None)
+    with pytest.raises(IndexError):
+        core.push(0, _simcore.PROBE, 99)
+    next(iter(core))
+    with pytest.raises(RuntimeError, match="before iterating"):
+        core.push(0, _simcore.FACT, None)
+
+
+# ------------------------------------------------------------------ choosing an engine
+def test_an_unknown_engine_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(GenerationError, match=r"engine='fast' \(allowed: auto, native, python\)"):
+        _sim.resolve_engine("fast")
+    monkeypatch.setenv(_sim.ENGINE_ENV, "c")
+    with pytest.raises(GenerationError, match="RCA_SIM_ENGINE='c'") as err:
+        _sim.resolve_engine()
+    assert err.value.code == "INVALID_PARAMETER"
+    assert err.value.field == "RCA_SIM_ENGINE"
+
+
+def test_native_without_the_core_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sim, "_simcore", None)
+    assert _sim.resolve_engine("auto") == "python"
+    assert _sim.resolve_engine("python") == "python"
+    with pytest.raises(GenerationError, match="not built"):
+        _sim.resolve_engine("native")
+
+
+def test_the_environment_chooses_when_the_caller_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(_sim.ENGINE_ENV, "python")
+    assert _sim.resolve_engine() == "python"
+    assert _sim.resolve_engine("auto") in ("native", "python")  # the argument wins
+    monkeypatch.delenv(_sim.ENGINE_ENV)
+    expected = "native" if _sim.native_available() else "python"
+    assert _sim.resolve_engine() == expected
