@@ -131,6 +131,10 @@ class IdSource:
         # Keyed states per digest size, copied per id: same digests, no key set-up per call.
         self._keyed: dict[int, Any] = {}
 
+    @property
+    def key(self) -> bytes:
+        return self._key
+
     def hex(self, kind: str, n: int, nbytes: int) -> str:
         base = self._keyed.get(nbytes)
         if base is None:

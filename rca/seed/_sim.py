@@ -20,12 +20,15 @@ Physical rules kept here, not in renderers:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import heapq
 import math
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import _catalog as cat
@@ -52,6 +55,23 @@ try:  # the compiled main loop (_simcore.c), built by `pip install -e .`; option
     from . import _simcore
 except ImportError:  # pragma: no cover - exercised where no compiler was available
     _simcore = None  # type: ignore[assignment]
+
+
+def _stale_core() -> str | None:
+    """Why the built core does not match its source beside it, if it does not."""
+    source = Path(__file__).with_name("_simcore.c")
+    if _simcore is None or not source.exists():  # an installed wheel ships no source
+        return None
+    built = getattr(_simcore, "SOURCE_SHA256", "unknown")
+    if hashlib.sha256(source.read_bytes()).hexdigest() == built:
+        return None
+    return (
+        f"rca.seed._simcore was built from another version of {source.name} "
+        "(rebuild: `pip install -e .` or `make env`)"
+    )
+
+
+STALE_CORE = _stale_core()
 
 ENGINES = ("auto", "native", "python")
 ENGINE_ENV = "RCA_SIM_ENGINE"  # auto (default) | native | python
@@ -177,8 +197,16 @@ class _Pool:
     waiters: list[int]
 
 
+def _plain_fields(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass the core may build without calling ``__init__``."""
+    if "__post_init__" in dir(cls) or dataclasses.fields(cls)[0].init is False:
+        raise TypeError(f"{cls.__name__} needs its __init__: the core cannot build it")
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def native_available() -> bool:
-    return _simcore is not None
+    """The compiled core is built, and built from the source beside it."""
+    return _simcore is not None and STALE_CORE is None
 
 
 def resolve_engine(engine: str | None = None) -> str:
@@ -195,15 +223,19 @@ def resolve_engine(engine: str | None = None) -> str:
             f"{source}={choice!r} (allowed: {', '.join(ENGINES)})",
             field=source,
         )
-    if choice == "native" and _simcore is None:
+    if choice == "native" and not native_available():
+        why = STALE_CORE or (
+            "the compiled simulation core (rca.seed._simcore) is not built: reinstall "
+            "with a C compiler (`pip install -e .`)"
+        )
         raise GenerationError(
             "INVALID_PARAMETER",
-            f"{source}=native, but the compiled simulation core (rca.seed._simcore) is not "
-            "built: reinstall with a C compiler (`pip install -e .`), or use auto or python",
+            f"{source}=native, but {why}; or use auto or python",
             field=source,
         )
     if choice == "auto":
-        return "native" if _simcore is not None else "python"
+        # A stale build is never used: its bytes could differ from the Python engine's.
+        return "native" if native_available() else "python"
     return choice
 
 
@@ -466,9 +498,12 @@ class Simulation:
             "rate_at": self._rate_at(self._rate_scale()),
             "cpu_time": plan.cpu_time,
             "db_time": plan.db_time,
-            "ids": lambda n: ids.hex("req", n, 32),
+            "ids_key": ids.key,  # the core derives hex("req", n, 32) itself
             "Request": Request,
             "Attempt": Attempt,
+            # The core fills these slotted dataclasses field by field, bypassing __init__.
+            "request_fields": _plain_fields(Request),
+            "attempt_fields": _plain_fields(Attempt),
             "Tick": Tick,
             "ProbeResult": ProbeResult,
             "text": text,

@@ -15,9 +15,15 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <structmember.h> /* PyMemberDef, T_OBJECT_EX: the dataclasses' slots */
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef SIMCORE_SOURCE_SHA256 /* setup.py passes the SHA-256 of this file */
+#define SIMCORE_SOURCE_SHA256 "unknown"
+#endif
 
 #define MT_N 624
 #define MT_M 397
@@ -88,6 +94,96 @@ static double mt_random(MT *g)
 {
     uint32_t a = mt_next(g) >> 5, b = mt_next(g) >> 6;
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+/* ------------------------------------------------------------------ request ids */
+/* Keyed BLAKE2b (RFC 7693) of "req:<n>", 32-byte digest, as _rng.IdSource.hex("req", n,
+ * 32): the state after the key block is computed once, so an id costs one compression. */
+static const uint64_t B2B_IV[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL,
+                                   0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+                                   0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+                                   0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+static const uint8_t B2B_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
+
+#define ROTR64(x, y) (((x) >> (y)) ^ ((x) << (64 - (y))))
+#define B2B_G(a, b, c, d, x, y)            \
+    do {                                   \
+        v[a] = v[a] + v[b] + (x);          \
+        v[d] = ROTR64(v[d] ^ v[a], 32);    \
+        v[c] = v[c] + v[d];                \
+        v[b] = ROTR64(v[b] ^ v[c], 24);    \
+        v[a] = v[a] + v[b] + (y);          \
+        v[d] = ROTR64(v[d] ^ v[a], 16);    \
+        v[c] = v[c] + v[d];                \
+        v[b] = ROTR64(v[b] ^ v[c], 63);    \
+    } while (0)
+
+static void b2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t t, int last)
+{
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = B2B_IV[i];
+    }
+    v[12] ^= t; /* messages here are far below 2^64 bytes: the high counter word is 0 */
+    if (last) v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) {
+        uint64_t w = 0;
+        for (int k = 7; k >= 0; k--) w = (w << 8) | block[8 * i + k];
+        m[i] = w;
+    }
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *sg = B2B_SIGMA[r];
+        B2B_G(0, 4, 8, 12, m[sg[0]], m[sg[1]]);
+        B2B_G(1, 5, 9, 13, m[sg[2]], m[sg[3]]);
+        B2B_G(2, 6, 10, 14, m[sg[4]], m[sg[5]]);
+        B2B_G(3, 7, 11, 15, m[sg[6]], m[sg[7]]);
+        B2B_G(0, 5, 10, 15, m[sg[8]], m[sg[9]]);
+        B2B_G(1, 6, 11, 12, m[sg[10]], m[sg[11]]);
+        B2B_G(2, 7, 8, 13, m[sg[12]], m[sg[13]]);
+        B2B_G(3, 4, 9, 14, m[sg[14]], m[sg[15]]);
+    }
+    for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
+}
+
+#define ID_BYTES 32
+
+/* The state once the key block is absorbed (keylen <= 64, digest ID_BYTES). */
+static void b2b_keyed(uint64_t h[8], const uint8_t *key, size_t keylen)
+{
+    uint8_t block[128] = {0};
+    for (int i = 0; i < 8; i++) h[i] = B2B_IV[i];
+    h[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ ID_BYTES;
+    memcpy(block, key, keylen);
+    b2b_compress(h, block, 128, 0);
+}
+
+/* 64 hex characters: the digest of "req:<n>" under the keyed state. */
+static void request_ids(const uint64_t keyed[8], int64_t n, char hex[2 * ID_BYTES])
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t block[128] = {0};
+    int len = snprintf((char *)block, 32, "req:%lld", (long long)n);
+    uint64_t h[8];
+    memcpy(h, keyed, sizeof h);
+    b2b_compress(h, block, 128 + (uint64_t)len, 1);
+    for (int i = 0; i < ID_BYTES; i++) {
+        uint8_t byte = (uint8_t)(h[i / 8] >> (8 * (i % 8)));
+        hex[2 * i] = digits[byte >> 4];
+        hex[2 * i + 1] = digits[byte & 15];
+    }
 }
 
 /* ------------------------------------------------------------------ data */
@@ -178,7 +274,9 @@ typedef struct {
     int64_t *lifecycle;
     Py_ssize_t nlife;
     /* callables and classes */
-    PyObject *rate_at, *cpu_time, *db_time, *ids, *Request, *Attempt, *Tick, *ProbeResult;
+    PyObject *rate_at, *cpu_time, *db_time, *Request, *Attempt, *Tick, *ProbeResult;
+    uint64_t ids_keyed[8]; /* BLAKE2b state after the ids key */
+    Py_ssize_t request_slots[28], attempt_slots[12]; /* field offsets, in field order */
     /* text */
     PyObject *k_static, *k_api, *k_scanner, *m_get, *root, *dash, *search_ref,
         *became_ready, *became_unready, *empty, *transport_refused;
@@ -419,6 +517,18 @@ static void routable(Core *s, int64_t t)
 }
 
 /* ------------------------------------------------------------------ requests */
+/* A slotted dataclass instance with every field set, without running its __init__
+ * (Core_init checked that the class is a plain slotted dataclass). Steals nothing. */
+static PyObject *new_slotted(PyObject *cls, const Py_ssize_t *offsets, PyObject *const *args,
+                             int n)
+{
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    PyObject *o = tp->tp_alloc(tp, 0);
+    if (!o) return NULL;
+    for (int i = 0; i < n; i++) *(PyObject **)((char *)o + offsets[i]) = Py_NewRef(args[i]);
+    return o;
+}
+
 static PyObject *new_attempt_list(Core *s, Flight *f)
 {
     PyObject *list = PyList_New(f->natt);
@@ -440,7 +550,7 @@ static PyObject *new_attempt_list(Core *s, Flight *f)
         args[11] = a->abandoned ? Py_True : Py_False;
         PyObject *o = NULL;
         if (args[2] && args[3] && args[4] && args[6] && args[7] && args[8] && args[9] && args[10])
-            o = PyObject_Vectorcall(s->Attempt, args, 12, NULL);
+            o = new_slotted(s->Attempt, s->attempt_slots, args, 12);
         for (int k = 2; k <= 10; k++)
             if (k != 5) Py_XDECREF(args[k]);
         if (!o) {
@@ -452,7 +562,7 @@ static PyObject *new_attempt_list(Core *s, Flight *f)
     return list;
 }
 
-/* Request(...) with all 28 fields, in the dataclass's order (checked by _sim.py). */
+/* Request(...) with all 28 fields, in the dataclass's order (checked by Core_init). */
 typedef struct {
     int64_t n, t_us;
     PyObject *request_id, *trace_id, *kind, *client_ip, *user_agent, *referer, *method, *path;
@@ -512,7 +622,7 @@ static PyObject *make_request(Core *s, ReqFields *r)
         OWN(26, PyList_New(0));
     args[27] = r->exemplar == X_NONE ? Py_None : S_EXEMPLAR[r->exemplar];
 #undef OWN
-    PyObject *o = ok ? PyObject_Vectorcall(s->Request, args, 28, NULL) : NULL;
+    PyObject *o = ok ? new_slotted(s->Request, s->request_slots, args, 28) : NULL;
     for (int i = 0; i < no; i++) Py_XDECREF(owned[i]);
     return o;
 }
@@ -528,19 +638,10 @@ static int new_request(Core *s, int64_t t, ReqFields *r)
     r->upstream_service_ms = NONE_US;
     r->mesh_flags = s->dash;
     r->mesh_details = s->empty;
-    PyObject *nid = PyLong_FromLongLong(r->n);
-    if (!nid) return -1;
-    PyObject *ids = PyObject_CallOneArg(s->ids, nid);
-    Py_DECREF(nid);
-    if (!ids) return -1;
-    if (!PyUnicode_Check(ids) || PyUnicode_GET_LENGTH(ids) != 64) {
-        Py_DECREF(ids);
-        PyErr_SetString(PyExc_ValueError, "ids(n) must return 64 hex characters");
-        return -1;
-    }
-    r->request_id = PyUnicode_Substring(ids, 0, 32);
-    r->trace_id = PyUnicode_Substring(ids, 32, 64);
-    Py_DECREF(ids);
+    char hex[2 * ID_BYTES];
+    request_ids(s->ids_keyed, r->n, hex);
+    r->request_id = PyUnicode_FromStringAndSize(hex, ID_BYTES);
+    r->trace_id = PyUnicode_FromStringAndSize(hex + ID_BYTES, ID_BYTES);
     if (!r->request_id || !r->trace_id) return -1;
     PyObject *net = pick(s, s->nets);
     long octet = 2 + (long)(mt_random(&s->g) * 253.0);
@@ -1274,6 +1375,46 @@ static int i64_of(PyObject *v, int64_t *out)
     return 0;
 }
 
+/* The offsets of a slotted dataclass's fields, which must be exactly ``names`` in order
+ * (cfg[fields_key] is the class's own dataclasses.fields() order): the core writes
+ * instances field by field, so any other layout is refused. */
+static int slot_offsets(PyObject *cls, PyObject *cfg, const char *fields_key,
+                        const char *const *names, int n, Py_ssize_t *offsets)
+{
+    if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_dictoffset != 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a slotted class without __dict__ expected",
+                     fields_key);
+        return -1;
+    }
+    PyObject *fields = PyDict_GetItemString(cfg, fields_key);
+    if (!fields || !PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) != n) {
+        PyErr_Format(PyExc_ValueError, "%s: the class has changed; %d fields expected",
+                     fields_key, n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        if (!PyUnicode_Check(f) || PyUnicode_CompareWithASCIIString(f, names[i]) != 0) {
+            PyErr_Format(PyExc_ValueError, "%s[%d] is %R, the core expects %s", fields_key, i,
+                         f, names[i]);
+            return -1;
+        }
+        PyObject *d = _PyType_Lookup((PyTypeObject *)cls, f); /* borrowed */
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "%s: %s is not a slot", fields_key, names[i]);
+            return -1;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY)) {
+            PyErr_Format(PyExc_TypeError, "%s: %s is not a writable object slot", fields_key,
+                         names[i]);
+            return -1;
+        }
+        offsets[i] = m->offset;
+    }
+    return 0;
+}
+
 /* Core(config: dict): every input is built by _sim.py's _native_config(). */
 static int Core_init(Core *s, PyObject *args, PyObject *kw)
 {
@@ -1537,10 +1678,30 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
     s->route_until = 0;
 
     if (!(s->rate_at = get_obj(cfg, "rate_at")) || !(s->cpu_time = get_obj(cfg, "cpu_time")) ||
-        !(s->db_time = get_obj(cfg, "db_time")) || !(s->ids = get_obj(cfg, "ids")) ||
+        !(s->db_time = get_obj(cfg, "db_time")) ||
         !(s->Request = get_obj(cfg, "Request")) || !(s->Attempt = get_obj(cfg, "Attempt")) ||
         !(s->Tick = get_obj(cfg, "Tick")) || !(s->ProbeResult = get_obj(cfg, "ProbeResult")))
         return -1;
+
+    static const char *REQUEST_FIELDS[28] = {
+        "n", "t_us", "request_id", "trace_id", "kind", "client_ip", "user_agent", "referer",
+        "method", "path", "endpoint", "params", "status", "body_bytes", "end_us",
+        "upstream_us", "request_bytes", "mesh_start_us", "mesh_end_us", "mesh_code",
+        "mesh_flags", "mesh_details", "mesh_bytes_sent", "upstream_service_ms",
+        "upstream_host", "transport_failure", "attempts", "exemplar"};
+    static const char *ATTEMPT_FIELDS[12] = {
+        "pod", "container", "start_us", "end_us", "status", "outcome", "db_start_us", "db_us",
+        "pool_wait_us", "pool_waiting", "body_bytes", "abandoned"};
+    if (slot_offsets(s->Request, cfg, "request_fields", REQUEST_FIELDS, 28, s->request_slots) ||
+        slot_offsets(s->Attempt, cfg, "attempt_fields", ATTEMPT_FIELDS, 12, s->attempt_slots))
+        return -1;
+
+    PyObject *key = PyDict_GetItemString(cfg, "ids_key");
+    if (!key || !PyBytes_Check(key) || PyBytes_GET_SIZE(key) < 1 || PyBytes_GET_SIZE(key) > 64) {
+        PyErr_SetString(PyExc_ValueError, "ids_key: 1 to 64 bytes");
+        return -1;
+    }
+    b2b_keyed(s->ids_keyed, (const uint8_t *)PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key));
 
     PyObject *text = PyDict_GetItemString(cfg, "text");
     if (!text || !PyDict_Check(text)) {
@@ -1610,7 +1771,7 @@ static void Core_dealloc(Core *s)
     PyMem_Free(s->route);
     PyMem_Free(s->fresh);
     PyObject **objs[] = {&s->nets,       &s->agents,        &s->referers,    &s->categories,
-                         &s->rate_at,    &s->cpu_time,      &s->db_time,     &s->ids,
+                         &s->rate_at,    &s->cpu_time,      &s->db_time,
                          &s->Request,    &s->Attempt,       &s->Tick,        &s->ProbeResult,
                          &s->k_static,   &s->k_api,         &s->k_scanner,   &s->m_get,
                          &s->root,       &s->dash,          &s->search_ref,  &s->became_ready,
@@ -1661,7 +1822,8 @@ PyMODINIT_FUNC PyInit__simcore(void)
         PyModule_AddIntConstant(m, "FACT", K_FACT) < 0 ||
         PyModule_AddIntConstant(m, "PROBE", K_PROBE) < 0 ||
         PyModule_AddIntConstant(m, "SCANNER", K_SCANNER) < 0 ||
-        PyModule_AddIntConstant(m, "ABI", 1) < 0) {
+        PyModule_AddIntConstant(m, "ABI", 1) < 0 ||
+        PyModule_AddStringConstant(m, "SOURCE_SHA256", SIMCORE_SOURCE_SHA256) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -291,3 +291,20 @@ def test_the_environment_chooses_when_the_caller_does_not(
     monkeypatch.delenv(_sim.ENGINE_ENV)
     expected = "native" if _sim.native_available() else "python"
     assert _sim.resolve_engine() == expected
+
+
+@needs_core
+def test_a_core_built_from_other_source_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its draws could differ from _sim.py's: auto falls back, native says to rebuild."""
+    from rca.seed import _simcore
+
+    assert _sim._stale_core() is None  # this build matches _simcore.c
+    monkeypatch.setattr(_simcore, "SOURCE_SHA256", "0" * 64)
+    stale = _sim._stale_core()
+    assert stale is not None and "built from another version of _simcore.c" in stale
+    monkeypatch.setattr(_sim, "STALE_CORE", stale)
+
+    assert not _sim.native_available()
+    assert _sim.resolve_engine("auto") == "python"
+    with pytest.raises(GenerationError, match=r"another version.*pip install -e"):
+        _sim.resolve_engine("native")
