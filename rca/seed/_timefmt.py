@@ -87,6 +87,11 @@ def jvm_unified(t_us: int) -> str:
     return f"{_iso(t_us)}.{(t_us % US) // 1000:03d}+0000"
 
 
+def iso_seconds(t_us: int) -> str:
+    """``2026-11-26T05:29:55``: the part of :func:`envoy` that changes once a second."""
+    return _iso(t_us)
+
+
 def envoy(t_us: int) -> str:
     """``2026-11-26T05:29:55.123Z`` (%START_TIME%)."""
     return f"{_iso(t_us)}.{(t_us % US) // 1000:03d}Z"

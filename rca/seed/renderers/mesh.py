@@ -14,8 +14,10 @@ from functools import lru_cache
 
 from .. import _timefmt as tf
 from .._sim import Request
+from .._sink import Sink
+from .._timefmt import US
 from .._topology import API_FQDN, API_PORT
-from ._base import Renderer
+from ._base import RenderContext, Renderer
 
 UPSTREAM_CLUSTER = f"outbound|{API_PORT}||{API_FQDN}"
 AUTHORITY = f"{API_FQDN}:{API_PORT}"
@@ -24,11 +26,6 @@ AUTHORITY = f"{API_FQDN}:{API_PORT}"
 _SAFE = frozenset(
     " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
-
-
-def _q(value: str | None) -> str:
-    """A JSON string or null, for values the sidecar itself builds (no escaping needed)."""
-    return "null" if value is None else f'"{value}"'
 
 
 @lru_cache(maxsize=64)
@@ -49,24 +46,40 @@ def _s(value: str | None) -> str:
 class MeshRenderer(Renderer):
     stream = "mesh"
 
+    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+        super().__init__(ctx, sink)
+        self.web_ip = ctx.stack.web_pod.ip
+        self.downstream_local = f"{ctx.stack.api_cluster_ip}:{API_PORT}"
+        # %START_TIME% up to the second, for the second of the last line (lines come in
+        # time order, so consecutive lines mostly share it).
+        self._sec = -1
+        self._sec_text = ""
+
     def request(self, r: Request) -> None:
         if r.kind != "api":
             return
         random = self.rng.random
-        web_ip = self.ctx.stack.web_pod.ip
-        cluster_ip = self.ctx.stack.api_cluster_ip
-        duration = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)
-        upstream_local = (
-            None if r.upstream_host is None else f"{web_ip}:{33000 + int(random() * 28000)}"
-        )
-        ust = None if r.upstream_service_ms is None else str(r.upstream_service_ms)
+        web_ip = self.web_ip
+        start_us = r.mesh_start_us
+        if start_us // US != self._sec:
+            self._sec = start_us // US
+            self._sec_text = tf.iso_seconds(start_us)
+        duration = max(0, (r.mesh_end_us - start_us) // 1000)
+        host = r.upstream_host
+        if host is None:
+            host = upstream_local = "null"
+        else:
+            host = f'"{host}"'
+            upstream_local = f'"{web_ip}:{33000 + int(random() * 28000)}"'
+        ust = "null" if r.upstream_service_ms is None else f'"{r.upstream_service_ms}"'
+        failure = "null" if r.transport_failure is None else f'"{r.transport_failure}"'
         line = (
             "{"
             f'"authority":"{AUTHORITY}",'
             f'"bytes_received":{r.request_bytes},'
             f'"bytes_sent":{r.mesh_bytes_sent},'
             '"connection_termination_details":null,'
-            f'"downstream_local_address":"{cluster_ip}:{API_PORT}",'
+            f'"downstream_local_address":"{self.downstream_local}",'
             f'"downstream_remote_address":"{web_ip}:{33000 + int(random() * 28000)}",'
             f'"duration":{duration},'
             f'"method":"{r.method}",'
@@ -78,12 +91,12 @@ class MeshRenderer(Renderer):
             f'"response_code_details":"{r.mesh_details}",'
             f'"response_flags":"{r.mesh_flags}",'
             '"route_name":"default",'
-            f'"start_time":"{tf.envoy(r.mesh_start_us)}",'
+            f'"start_time":"{self._sec_text}.{(start_us % US) // 1000:03d}Z",'
             f'"upstream_cluster":"{UPSTREAM_CLUSTER}",'
-            f'"upstream_host":{_q(r.upstream_host)},'
-            f'"upstream_local_address":{_q(upstream_local)},'
-            f'"upstream_service_time":{_q(ust)},'
-            f'"upstream_transport_failure_reason":{_q(r.transport_failure)},'
+            f'"upstream_host":{host},'
+            f'"upstream_local_address":{upstream_local},'
+            f'"upstream_service_time":{ust},'
+            f'"upstream_transport_failure_reason":{failure},'
             f'"user_agent":{_agent(r.user_agent)},'
             f'"x_forwarded_for":"{r.client_ip}"'
             "}"
