@@ -8,6 +8,11 @@ the operation alone. Runs of all cases are interleaved round-robin, so drift on 
 machine spreads over every case, and the medians are compared *within the same run*:
 against the raw write of the same bytes in the same chunks (the I/O floor) and against
 faker-observability-provider's nginx lines, when that package is installed.
+
+Every worker reports the simulation engine that ran (``rca.seed._sim.resolve_engine()``:
+the compiled core or the pure-Python reference, chosen by ``RCA_SIM_ENGINE``); the reference
+bundle is measured once more in one process on the Python engine, so the compiled core's
+speed-up is measured in the same run.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib.machinery
 import importlib.util
 import itertools
 import json
@@ -56,6 +62,12 @@ T_WF_NOOP_S = 2.5
 T_RSS_MB = 120.0
 T_SCALING_SLACK = 1.1  # time(10N)/time(N) <= 11
 T_FAKER_RATIO = 25.0
+
+ENGINE_ENV = "RCA_SIM_ENGINE"  # rca.seed._sim.ENGINE_ENV: auto (default) | native | python
+ENGINE_SOURCES = {
+    "native": "compiled core rca/seed/_simcore.c",
+    "python": "pure-Python reference rca/seed/_sim.py",
+}
 
 
 def log(msg: str) -> None:
@@ -142,6 +154,11 @@ class Case:
     streams: bool = False
     kind: str = "size"  # size | v0 | day | one-process
     workers: int | None = None  # None: the generator's automatic choice
+    engine: str | None = None  # RCA_SIM_ENGINE forced for this case; None: the run's default
+
+    def env(self) -> dict[str, str] | None:
+        """Environment the case's workers apply (``worker.apply_env``), if any."""
+        return {ENGINE_ENV: self.engine} if self.engine is not None else None
 
     @property
     def requests(self) -> int:
@@ -180,6 +197,22 @@ def med(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def engine_of(samples: list[Sample]) -> str | None:
+    """The simulation engine the samples report: one name, ``mixed: a, b``, or None."""
+    names = sorted({str(s.result["engine"]) for s in samples if s.result.get("engine")})
+    if not names:
+        return None
+    return names[0] if len(names) == 1 else "mixed: " + ", ".join(names)
+
+
+def describe_engine(engine: str | None) -> str:
+    """'native' -> 'native (compiled core rca/seed/_simcore.c)'."""
+    if engine is None:
+        return "unknown (no simulation measured)"
+    source = ENGINE_SOURCES.get(engine)
+    return f"{engine} ({source})" if source else engine
+
+
 def summarise(samples: list[Sample]) -> dict[str, Any]:
     secs = [s.result["seconds"] for s in samples if "seconds" in s.result]
     walls = [s.wall_s for s in samples]
@@ -193,10 +226,18 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
         "peak_rss_mb": max(rss) if rss else None,
         "peak_rss_mb_median": med(rss),
         "samples": [
-            {"seconds": s.result.get("seconds"), "process_s": s.wall_s, "rss_mb": s.rss_mb}
+            {
+                "seconds": s.result.get("seconds"),
+                "process_s": s.wall_s,
+                "rss_mb": s.rss_mb,
+                "engine": s.result.get("engine"),
+            }
             for s in samples
         ],
     }
+    engine = engine_of(samples)
+    if engine is not None:
+        out["engine"] = engine
     if samples:
         first = samples[0].result
         for key in (
@@ -250,9 +291,30 @@ def _copy_repo(src: Path, dst: Path) -> None:
             d = dst / rel
             d.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(s, d, follow_symlinks=False)
+        _copy_extensions(src, dst)
     venv = src / ".venv"
     if venv.exists() and not (dst / ".venv").exists():
         (dst / ".venv").symlink_to(venv)  # Snakefile rules may call .venv/bin/... relatively
+
+
+def _copy_extensions(src: Path, dst: Path) -> None:
+    """Copy the compiled extension modules built in place (git ignores them: ``*.so``).
+
+    Without them a snapshot would import ``rca.seed`` without its compiled simulation core
+    and silently measure the Python engine. Hidden, build and output folders are skipped.
+    """
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    skip = {"build", "dist", "results", "__pycache__", "node_modules"}
+    for root, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in skip]
+        for name in files:
+            if not name.endswith(suffixes):
+                continue
+            s = Path(root) / name
+            d = dst / s.relative_to(src)
+            if d.exists() or not d.parent.is_dir():  # only beside the copied sources
+                continue
+            shutil.copy2(s, d)
 
 
 THRESHOLD_RE = re.compile(
@@ -475,7 +537,45 @@ def environment(scratch: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- plan & run
-def build_cases(args: argparse.Namespace) -> list[Case]:
+ONE_PROCESS = "-1p"  # key suffix: the reference bundle forced into one process
+ONE_PROCESS_PY = "-1p-py"  # ... and onto the Python engine
+
+
+def engine_probe(runner: Runner) -> dict[str, Any]:
+    """What the workers' environment selects (``worker.op_engine``), from the snapshot."""
+    try:
+        return runner.worker({"op": "engine"}).result
+    except WorkerError as exc:
+        return {"engine": None, "native_available": False, "engine_error": str(exc)}
+
+
+def python_case_skipped(
+    args: argparse.Namespace, probe: dict[str, Any] | None, ref: Case | None
+) -> str | None:
+    """Why the one-process Python-engine case is not measured; None when it is."""
+    if ref is None:
+        return "no reference bundle"
+    if args.skip_one_process:
+        return "--skip-one-process given"
+    if getattr(args, "skip_python_engine", False):
+        return "--skip-python-engine given"
+    if probe is None:
+        return "the simulation engine was not probed"
+    if not probe.get("native_available"):
+        if probe.get("stale"):
+            return f"the compiled core is stale: {probe['stale']}"
+        return "the compiled core (rca/seed/_simcore.c) is not built"
+    if probe.get("engine") != "native":
+        why = probe.get("engine_error") or (
+            f"{ENGINE_ENV}={probe.get('requested')} runs the {probe.get('engine')} engine "
+            "for every case"
+        )
+        return f"the main cases do not run the compiled core ({why})"
+    return None
+
+
+def build_cases(args: argparse.Namespace, probe: dict[str, Any] | None = None) -> list[Case]:
+    """The bundle cases; ``probe`` (``engine_probe``) decides the Python-engine case."""
     cases = []
     for n in args.sizes:
         rps = n / (args.minutes * 60)
@@ -495,7 +595,7 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
         # The reference bundle again, forced into one process: the per-core number.
         cases.append(
             Case(
-                key=f"{ref.key}-1p",
+                key=f"{ref.key}{ONE_PROCESS}",
                 label=f"{ref.label}, one process",
                 minutes=ref.minutes,
                 rps=ref.rps,
@@ -505,6 +605,20 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
                 workers=1,
             )
         )
+        if python_case_skipped(args, probe, ref) is None:
+            # ... and on the pure-Python engine: the compiled core's speed-up, same run.
+            cases.append(
+                Case(
+                    key=f"{ref.key}{ONE_PROCESS_PY}",
+                    label=f"{ref.label}, one process, Python engine",
+                    minutes=ref.minutes,
+                    rps=ref.rps,
+                    repeats=ref.repeats,
+                    kind="one-process",
+                    workers=1,
+                    engine="python",
+                )
+            )
     cases.append(
         Case("v0", "default v0 (30 min, rps 2)", 30, 2.0, args.repeats, floor=True, kind="v0")
     )
@@ -553,15 +667,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env = environment(scratch)
     env["source_snapshot"] = not args.no_snapshot
     env["source_digest"] = _source_digest(src / "rca")
-    cases = build_cases(args)
+    probe = engine_probe(runner)  # reported under "engine" -> "probe"
+    cases = build_cases(args, probe)
     ref = reference_case(cases)
     faker_installed = importlib.util.find_spec("faker_observability") is not None
     log(
         f"benchmarks: {len(cases)} bundle cases, scratch {scratch} ({env['scratch_fs']}), "
-        f"python {env['python']}, {env['cpu_count']} CPUs"
+        f"python {env['python']}, {env['cpu_count']} CPUs, simulation engine "
+        f"{describe_engine(probe.get('engine'))}"
     )
+    skipped = python_case_skipped(args, probe, ref)
+    if skipped is not None:
+        log(f"note: no Python-engine case: {skipped}")
     try:
-        return _run(args, runner, scratch, env, cases, ref, streams, faker_installed)
+        return _run(args, runner, scratch, env, cases, ref, streams, faker_installed, probe)
     finally:
         if args.keep_scratch:
             log(f"scratch kept: {scratch}")
@@ -578,6 +697,7 @@ def _run(
     ref: Case | None,
     streams: tuple[str, ...],
     faker_installed: bool,
+    probe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     t_start = time.perf_counter()
     bundle_jobs: dict[str, Job] = {}
@@ -596,11 +716,19 @@ def _run(
     for c in cases:
         req = c.request(args.scenario, args.seed)
         out = scratch / c.key
+        case_env = c.env()
 
         def bundle_spec(
-            r: int, req: dict[str, Any] = req, out: Path = out, workers: int | None = c.workers
+            r: int,
+            req: dict[str, Any] = req,
+            out: Path = out,
+            workers: int | None = c.workers,
+            env: dict[str, str] | None = case_env,
         ) -> dict[str, Any]:
-            return {"op": "bundle", "request": req, "out": str(out / f"run{r}"), "workers": workers}
+            spec = {"op": "bundle", "request": req, "out": str(out / f"run{r}"), "workers": workers}
+            if env:
+                spec["env"] = env
+            return spec
 
         job = Job(f"bundle {c.key}", c.repeats, bundle_spec, rm_bundle)
         bundle_jobs[c.key] = job
@@ -749,6 +877,7 @@ def _run(
         workflow,
         profile,
         streams,
+        probe,
     )
     return report
 
@@ -818,6 +947,7 @@ def profile_case(
     files = sorted(by_file.items(), key=lambda kv: -kv[1])
     return {
         "case": ref.key,
+        "engine": sample.result.get("engine"),
         "profiled_seconds": sample.result["seconds"],
         "by_file": [
             {"file": name, "tottime_s": t, "share": t / total if total else None}
@@ -851,6 +981,7 @@ def assemble(
     workflow: dict[str, Any],
     profile: dict[str, Any] | None,
     streams: tuple[str, ...],
+    probe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     bundles: dict[str, Any] = {}
     for c in cases:
@@ -864,6 +995,7 @@ def assemble(
             requests_nominal=c.requests,
             request=c.request(args.scenario, args.seed),
             error=job.error,
+            engine_forced=c.engine,
         )
         fj = floor_jobs.get(c.key)
         if fj is not None:
@@ -919,7 +1051,7 @@ def assemble(
         if ours and ours.get("lines_per_s") and entry.get("lines_per_s"):
             entry["ours_lines_per_s"] = ours["lines_per_s"]
             entry["ratio"] = ours["lines_per_s"] / entry["lines_per_s"]
-            solo = bundles.get(f"{ref.key}-1p") if ref is not None else None
+            solo = bundles.get(f"{ref.key}{ONE_PROCESS}") if ref is not None else None
             if solo and solo.get("lines_per_s"):  # faker runs in one process: per core too
                 entry["ours_one_process_lines_per_s"] = solo["lines_per_s"]
                 entry["ratio_one_process"] = solo["lines_per_s"] / entry["lines_per_s"]
@@ -942,8 +1074,69 @@ def assemble(
         "workflow": workflow,
         "profile": profile,
     }
+    # The engine of the main cases: what their workers reported (forced cases excluded).
+    main_samples = [
+        smp for c in cases if c.engine is None for smp in bundle_jobs[c.key].samples
+    ] + [smp for job in stream_jobs.values() for smp in job.samples]
+    main = engine_of(main_samples)
+    probe = probe or {}
+    report["engine"] = {
+        "main": main,
+        "description": describe_engine(main),
+        "requested": probe.get("requested"),
+        "native_available": probe.get("native_available"),
+        "probe": probe,
+        "python_case_skipped": python_case_skipped(args, probe, ref),
+        "speedup": engine_speedup(bundles, ref.key) if ref is not None else None,
+    }
     report["targets"] = targets(report, cases)
     return report
+
+
+def engine_speedup(bundles: dict[str, Any], ref_key: str) -> dict[str, Any] | None:
+    """generate s of the one-process Python-engine case / that of the default one.
+
+    None when the Python-engine case was not planned; a ``note`` instead of a ``ratio``
+    when it (or its partner) failed or ran another engine than its name says.
+    """
+    py_key, native_key = f"{ref_key}{ONE_PROCESS_PY}", f"{ref_key}{ONE_PROCESS}"
+    py, native = bundles.get(py_key), bundles.get(native_key)
+    if py is None:
+        return None
+    out: dict[str, Any] = {
+        "python_case": py_key,
+        "native_case": native_key,
+        "python_s": py.get("seconds"),
+        "native_s": native.get("seconds") if native else None,
+        "python_engine": py.get("engine"),
+        "native_engine": native.get("engine") if native else None,
+        "ratio": None,
+    }
+    if not out["python_s"] or not out["native_s"]:
+        out["note"] = "not measured: a one-process case failed"
+    elif out["python_engine"] != "python" or out["native_engine"] != "native":
+        out["note"] = (
+            f"not measured: `{native_key}` ran {out['native_engine']}, "
+            f"`{py_key}` ran {out['python_engine']}"
+        )
+    else:
+        out["ratio"] = out["python_s"] / out["native_s"]
+    return out
+
+
+def speedup_line(engine: dict[str, Any]) -> str:
+    """The report's one line on the compiled core's speed-up (informative, no target)."""
+    sp = engine.get("speedup")
+    head = "**Compiled-core speed-up** (informative, no target):"
+    if sp is None:
+        return f"{head} not measured: {engine.get('python_case_skipped') or 'no reference bundle'}."
+    if sp.get("ratio") is None:
+        return f"{head} {sp.get('note')}."
+    return (
+        f"{head} generate s of `{sp['python_case']}` (python engine) "
+        f"{fmt_num(sp['python_s'])} / `{sp['native_case']}` (native) "
+        f"{fmt_num(sp['native_s'])} = **{sp['ratio']:.2f}×**, measured in this run."
+    )
 
 
 def _case(report: dict[str, Any], cases: list[Case], pred: Callable[[Case], bool]) -> Any:
@@ -978,7 +1171,11 @@ def targets(report: dict[str, Any], cases: list[Case]) -> list[dict[str, Any]]:
     add("100k req / 30 min bundle, generate_bundle() call", g("seconds"), T_BUNDLE_100K_S, "s")
     add("100k req / 30 min bundle, lines/s", g("lines_per_s"), T_LINES_PER_S, "lines/s", False)
     add("100k req / 30 min bundle, x raw-write floor", g("floor_ratio"), T_FLOOR_RATIO, "x")
-    one = _case(report, cases, lambda c: c.kind == "one-process" and c.requests == 100_000)
+    one = _case(
+        report,
+        cases,
+        lambda c: c.kind == "one-process" and c.engine is None and c.requests == 100_000,
+    )
     if one is not None and one.get("minutes") == 30:
         # The same bundle in one process: what each core of a suite build delivers.
         add(
@@ -1012,7 +1209,8 @@ def targets(report: dict[str, Any], cases: list[Case]) -> list[dict[str, Any]]:
     )
     add("snakemake no-op rerun", steps.get("noop", {}).get("seconds"), T_WF_NOOP_S, "s")
     for c in cases:
-        add(f"peak RSS, {c.label}", report["bundles"][c.key]["peak_rss_mb"], T_RSS_MB, "MB")
+        if c.engine is None:  # a forced engine is informative only
+            add(f"peak RSS, {c.label}", report["bundles"][c.key]["peak_rss_mb"], T_RSS_MB, "MB")
     if report["scaling"]:
         last = report["scaling"][-1]
         add(
@@ -1071,6 +1269,18 @@ def _busy_warning(env: dict[str, Any]) -> list[str]:
     ]
 
 
+def engine_header(engine: dict[str, Any]) -> str:
+    """'native (compiled core rca/seed/_simcore.c)', plus what chose it when not default."""
+    text = describe_engine(engine.get("main"))
+    notes = []
+    if engine.get("requested"):
+        notes.append(f"{ENGINE_ENV}={engine['requested']}")
+    if engine.get("native_available") is False:
+        stale = (engine.get("probe") or {}).get("stale")
+        notes.append("compiled core stale" if stale else "compiled core not built")
+    return text + (f" [{'; '.join(notes)}]" if notes else "")
+
+
 def to_markdown(rep: dict[str, Any]) -> str:
     env = rep["env"]
     lines = [
@@ -1083,13 +1293,15 @@ def to_markdown(rep: dict[str, Any]) -> str:
         + ("" if env.get("source_snapshot") else " (live tree)")
         + f" · Python {env['python']} ({env['implementation']}) · {env['cpu_count']} CPUs "
         f"{env['cpu_model'] or ''} · {env['platform']} · load {env['loadavg_start'][0]:.2f} → "
-        f"{env['loadavg_end'][0]:.2f} · harness {env['harness_seconds']:.0f} s",
+        f"{env['loadavg_end'][0]:.2f} · harness {env['harness_seconds']:.0f} s · "
+        f"simulation engine: {engine_header(rep.get('engine') or {})}",
         "",
         *_busy_warning(env),
         "Medians of N fresh-process runs, runs of all cases interleaved. *generate s* = the "
         "`generate_bundle()` call alone; *process s* = the whole process (interpreter start, "
         "imports, generation, exit). *processes* = processes rendering the bundle (the "
-        "generator splits bundles of 20k+ requests over up to 3 CPUs; `-1p` rows force one); "
+        "generator splits bundles of 20k+ requests over up to 3 CPUs; `-1p` rows force one, "
+        "`-1p-py` also forces the pure-Python simulation engine); "
         "*CPU s* = user + system time of all of them. lines = lines of the five log streams. "
         "MB = 10^6 bytes; peak RSS = max over runs of `ru_maxrss` (`os.wait4`), summed over "
         "the processes of a split bundle.",
@@ -1118,6 +1330,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
         f"peak RSS {fmt_num(imp['peak_rss_mb'])} MB.",
         "",
     ]
+    engines = {b.get("engine") for b in rep["bundles"].values() if b.get("engine")}
+    per_row = len(engines) > 1 or any(str(e).startswith("mixed") for e in engines)
     rows = []
     for key, b in rep["bundles"].items():
         spread = (
@@ -1132,6 +1346,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 round(b["rps"], 3),
                 b["requests_nominal"],
                 b.get("workers"),
+                *([b.get("engine") or "-"] if per_row else []),
                 b["runs"],
                 b["seconds"],
                 spread,
@@ -1152,6 +1367,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 "rps",
                 "requests",
                 "processes",
+                *(["engine"] if per_row else []),
                 "runs",
                 "generate s",
                 "min–max",
@@ -1165,6 +1381,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
             ],
             rows,
         ),
+        "",
+        speedup_line(rep.get("engine") or {}),
         "",
         "## Raw-write floor (same bytes, same chunk sizes, same order, same filesystem)",
         "",
@@ -1336,6 +1554,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
             f"## Profile (cProfile of `{prof['case']}`, by tottime; full list in "
             f"`{Path(prof['file']).name}`)",
             "",
+            f"Simulation engine: {describe_engine(prof.get('engine'))}.",
+            "",
             f"Under the profiler: {fmt_num(prof['profiled_seconds'])} s (cProfile inflates "
             "per-call costs; use the shares, not the seconds). Own time by file:",
             "",
@@ -1411,6 +1631,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip-one-process",
         action="store_true",
         help="do not also measure the reference bundle forced into one process",
+    )
+    p.add_argument(
+        "--skip-python-engine",
+        action="store_true",
+        help="do not also measure the one-process reference bundle on the Python engine",
     )
     p.add_argument("--skip-faker", action="store_true")
     p.add_argument(

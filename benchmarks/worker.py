@@ -17,7 +17,16 @@ Operations (``spec["op"]``):
 * ``chunks``  - ``run_pass`` with recording outputs: the exact sequence of write sizes a
   bundle makes (untimed; it feeds the raw-write floor);
 * ``rawwrite`` - write a recorded sequence of chunk sizes to fresh files (the I/O floor);
-* ``faker``   - N lines from faker-observability-provider, written in 512-line chunks.
+* ``faker``   - N lines from faker-observability-provider, written in 512-line chunks;
+* ``engine``  - which simulation engine this environment selects, and whether the compiled
+  core is built (the harness's probe before it plans the cases).
+
+A spec's ``env`` (a dict of strings) is applied to ``os.environ`` before the operation, so
+``{"env": {"RCA_SIM_ENGINE": "python"}}`` forces the pure-Python engine in this process and
+in the processes it forks. Every result carries ``engine``: what
+``rca.seed._sim.resolve_engine()`` returns here once that environment is applied
+(``"native"`` or ``"python"``), or ``None`` for the operations that run no simulation
+(``import``, ``rawwrite``, ``faker``).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 CHUNK_LINES = 512  # the generator's sink writes once >= 512 entries are buffered
+SIM_OPS = frozenset({"bundle", "stream", "sim", "chunks"})  # the operations that simulate
 
 
 def _files_info(directory: Path) -> dict[str, int]:
@@ -229,6 +239,37 @@ def op_faker(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def op_engine(spec: dict[str, Any]) -> dict[str, Any]:
+    from rca.seed import _sim
+    from rca.seed._errors import GenerationError
+
+    out: dict[str, Any] = {
+        "requested": os.environ.get(_sim.ENGINE_ENV),
+        "native_available": _sim.native_available(),
+        "native_built": getattr(_sim, "_simcore", None) is not None,
+        "stale": _sim.STALE_CORE,
+        "module": _sim.__file__,
+    }
+    try:
+        out["engine"] = _sim.resolve_engine()
+    except GenerationError as exc:
+        out["engine"] = None
+        out["engine_error"] = str(exc)
+    return out
+
+
+def _engine() -> str:
+    """The simulation engine this process runs (after ``apply_env``)."""
+    from rca.seed._sim import resolve_engine
+
+    return resolve_engine()
+
+
+def apply_env(spec: dict[str, Any]) -> None:
+    for key, value in (spec.get("env") or {}).items():
+        os.environ[str(key)] = str(value)
+
+
 OPS = {
     "import": op_import,
     "bundle": op_bundle,
@@ -237,13 +278,26 @@ OPS = {
     "chunks": op_chunks,
     "rawwrite": op_rawwrite,
     "faker": op_faker,
+    "engine": op_engine,
 }
+
+
+def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Apply the spec's environment, run its operation, and say which engine ran it."""
+    apply_env(spec)
+    op = spec["op"]
+    result = OPS[op](spec)
+    if op in SIM_OPS:
+        result["engine"] = _engine()
+    else:
+        result.setdefault("engine", None)
+    return result
 
 
 def main(argv: list[str]) -> int:
     arg = argv[0]
     spec = json.loads(Path(arg[1:]).read_text()) if arg.startswith("@") else json.loads(arg)
-    result = OPS[spec["op"]](spec)
+    result = run_spec(spec)
     result["pid"] = os.getpid()
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     sys.stdout.flush()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rca.seed._sim import native_available, resolve_engine
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,8 +51,17 @@ def test_quick_run_writes_markdown_and_json(tmp_path: Path) -> None:
         assert key in env
     assert report["mode"] == "quick"
 
-    # one row per bundle case, each measured (values exist; their size is not asserted)
-    assert list(report["bundles"]) == ["15m-900", "15m-1.8k", "15m-1.8k-1p", "v0"]
+    # one row per bundle case, each measured (values exist; their size is not asserted);
+    # the one-process Python-engine case only when the compiled core runs the others
+    main_engine = resolve_engine()  # the workers inherit this environment
+    with_py = main_engine == "native"
+    assert list(report["bundles"]) == [
+        "15m-900",
+        "15m-1.8k",
+        "15m-1.8k-1p",
+        *(["15m-1.8k-1p-py"] if with_py else []),
+        "v0",
+    ]
     assert report["bundles"]["15m-1.8k-1p"]["workers"] == 1
     for key, bundle in report["bundles"].items():
         assert bundle["error"] is None, bundle["error"]
@@ -59,6 +70,28 @@ def test_quick_run_writes_markdown_and_json(tmp_path: Path) -> None:
         assert bundle["lines"] > 0 and bundle["bytes"] > 0
         assert isinstance(bundle["peak_rss_mb"], float)
         assert f"| {key} |" in md
+        # every sample says which engine ran it
+        expected = "python" if key.endswith("-1p-py") else main_engine
+        assert bundle["engine"] == expected
+        assert [s["engine"] for s in bundle["samples"]] == [expected]
+
+    # the engine of the main cases, in the JSON and on the markdown header line
+    engine = report["engine"]
+    assert engine["main"] == main_engine
+    assert engine["native_available"] is native_available()
+    sources = {"native": "compiled core rca/seed/_simcore.c", "python": "pure-Python reference"}
+    header = md.splitlines()[2]
+    assert f"simulation engine: {main_engine} ({sources[main_engine]}" in header
+    if with_py:
+        py = report["bundles"]["15m-1.8k-1p-py"]
+        assert py["workers"] == 1
+        sp = engine["speedup"]
+        assert sp["ratio"] == py["seconds"] / report["bundles"]["15m-1.8k-1p"]["seconds"]
+        assert f"= **{sp['ratio']:.2f}×**, measured in this run." in md
+        assert "| engine |" in md  # engines differ: one per row
+    else:
+        assert engine["speedup"] is None
+        assert engine["python_case_skipped"] in md
     assert "floor" in report["bundles"]["15m-1.8k"]
 
     # per stream, scaling, comparators, workflow note
