@@ -526,6 +526,12 @@ static PyObject *new_slotted(PyObject *cls, const Py_ssize_t *offsets, PyObject 
     PyObject *o = tp->tp_alloc(tp, 0);
     if (!o) return NULL;
     for (int i = 0; i < n; i++) *(PyObject **)((char *)o + offsets[i]) = Py_NewRef(args[i]);
+    /* Requests and attempts hold nothing that leads back to them (strings, numbers, and
+     * pods, containers and endpoints that live for the whole pass), so they can never be
+     * in a cycle: reference counting frees them, and the cyclic collector, which the
+     * allocation of ~3 objects per request would otherwise run every few hundred requests,
+     * need not walk them. */
+    if (PyObject_IS_GC(o)) PyObject_GC_UnTrack(o);
     return o;
 }
 
@@ -533,6 +539,7 @@ static PyObject *new_attempt_list(Core *s, Flight *f)
 {
     PyObject *list = PyList_New(f->natt);
     if (!list) return NULL;
+    PyObject_GC_UnTrack(list); /* holds only attempts: no cycle (see new_slotted) */
     for (int i = 0; i < f->natt; i++) {
         AttemptC *a = &f->att[i];
         PyObject *args[12];
@@ -1805,6 +1812,287 @@ static PyTypeObject CoreType = {
     .tp_methods = Core_methods,
 };
 
+/* ------------------------------------------------------------------ mesh lines */
+/* MeshFormatter(config)(request, local_port, remote_port, second_text) -> str | None: the
+ * Istio JSON access-log line of renderers/mesh.py, byte for byte (its f-string is the
+ * reference; tests/unit/test_simcore.py compares both). None when a value is off the
+ * plain-ASCII fast path: the renderer then formats that line itself. */
+enum {
+    MF_REQUEST_BYTES,
+    MF_BYTES_SENT,
+    MF_START,
+    MF_END,
+    MF_METHOD,
+    MF_PATH,
+    MF_REQUEST_ID,
+    MF_CODE,
+    MF_DETAILS,
+    MF_FLAGS,
+    MF_HOST,
+    MF_SERVICE_MS,
+    MF_FAILURE,
+    MF_AGENT,
+    MF_CLIENT_IP,
+    MF_N
+};
+static const char *MF_FIELDS[MF_N] = {
+    "request_bytes", "mesh_bytes_sent", "mesh_start_us", "mesh_end_us", "method",
+    "path", "request_id", "mesh_code", "mesh_details", "mesh_flags", "upstream_host",
+    "upstream_service_ms", "transport_failure", "user_agent", "client_ip"};
+
+typedef struct {
+    PyObject_HEAD Py_ssize_t off[MF_N];
+    PyObject *Request, *escape;
+    char authority[256], cluster[256], web_ip[64], downstream_local[96];
+} MeshFormatter;
+
+typedef struct {
+    char *p, *end;
+    int ok;
+} Buf;
+
+static void put(Buf *b, const char *s, size_t n)
+{
+    if (!b->ok || (size_t)(b->end - b->p) < n) {
+        b->ok = 0;
+        return;
+    }
+    memcpy(b->p, s, n);
+    b->p += n;
+}
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+static void put_c(Buf *b, const char *s) { put(b, s, strlen(s)); }
+static void put_i64(Buf *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    put(b, tmp, (size_t)n);
+}
+/* A str as it is (f"{s}"): plain ASCII only. */
+static void put_ascii(Buf *b, PyObject *s)
+{
+    if (!b->ok || !PyUnicode_Check(s) || !PyUnicode_IS_ASCII(s)) {
+        b->ok = 0;
+        return;
+    }
+    put(b, (const char *)PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+}
+/* A JSON string value as mesh._s writes it: quoted as is when every character is
+ * printable ASCII other than '"' and '\\'; otherwise json.dumps (the escape callable). */
+static int put_json_str(Buf *b, PyObject *s, PyObject *escape)
+{
+    if (!b->ok) return 0;
+    if (s == Py_None) {
+        PUTS(b, "null");
+        return 0;
+    }
+    if (!PyUnicode_Check(s)) {
+        b->ok = 0;
+        return 0;
+    }
+    int safe = PyUnicode_IS_ASCII(s);
+    if (safe) {
+        const unsigned char *c = PyUnicode_DATA(s);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (c[i] < 0x20 || c[i] > 0x7e || c[i] == '"' || c[i] == '\\') {
+                safe = 0;
+                break;
+            }
+    }
+    if (safe) {
+        PUTS(b, "\"");
+        put_ascii(b, s);
+        PUTS(b, "\"");
+        return 0;
+    }
+    PyObject *v = PyObject_CallOneArg(escape, s);
+    if (!v) return -1;
+    put_ascii(b, v);
+    Py_DECREF(v);
+    return 0;
+}
+static int int_field(PyObject *v, int64_t *out)
+{
+    if (!PyLong_CheckExact(v)) return -1;
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static PyObject *MeshFormatter_call(MeshFormatter *self, PyObject *args, PyObject *kw)
+{
+    PyObject *r, *sec;
+    long long port_local, port_remote;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "MeshFormatter takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OLLU:MeshFormatter", &r, &port_local, &port_remote, &sec))
+        return NULL;
+    if (Py_TYPE(r) != (PyTypeObject *)self->Request) {
+        PyErr_SetString(PyExc_TypeError, "MeshFormatter: a Request expected");
+        return NULL;
+    }
+    PyObject *f[MF_N];
+    for (int i = 0; i < MF_N; i++) {
+        f[i] = *(PyObject **)((char *)r + self->off[i]);
+        if (!f[i]) {
+            PyErr_Format(PyExc_AttributeError, "request has no %s", MF_FIELDS[i]);
+            return NULL;
+        }
+    }
+    int64_t request_bytes, bytes_sent, start, end, code, service_ms = 0;
+    if (int_field(f[MF_REQUEST_BYTES], &request_bytes) ||
+        int_field(f[MF_BYTES_SENT], &bytes_sent) || int_field(f[MF_START], &start) ||
+        int_field(f[MF_END], &end) || int_field(f[MF_CODE], &code) ||
+        (f[MF_SERVICE_MS] != Py_None && int_field(f[MF_SERVICE_MS], &service_ms)))
+        Py_RETURN_NONE; /* not plain ints: the renderer formats the line */
+    int has_host = f[MF_HOST] != Py_None;
+    int64_t duration = floordiv(end - start, 1000);
+    if (duration < 0) duration = 0;
+    int64_t ms = floordiv(start - floordiv(start, 1000000) * 1000000, 1000);
+
+    char text[8192];
+    Buf b = {text, text + sizeof text, 1};
+    PUTS(&b, "{\"authority\":\"");
+    put_c(&b, self->authority);
+    PUTS(&b, "\",\"bytes_received\":");
+    put_i64(&b, request_bytes);
+    PUTS(&b, ",\"bytes_sent\":");
+    put_i64(&b, bytes_sent);
+    PUTS(&b, ",\"connection_termination_details\":null,\"downstream_local_address\":\"");
+    put_c(&b, self->downstream_local);
+    PUTS(&b, "\",\"downstream_remote_address\":\"");
+    put_c(&b, self->web_ip);
+    PUTS(&b, ":");
+    put_i64(&b, port_remote);
+    PUTS(&b, "\",\"duration\":");
+    put_i64(&b, duration);
+    PUTS(&b, ",\"method\":\"");
+    put_ascii(&b, f[MF_METHOD]);
+    PUTS(&b, "\",\"path\":");
+    if (put_json_str(&b, f[MF_PATH], self->escape) < 0) return NULL;
+    PUTS(&b, ",\"protocol\":\"HTTP/1.1\",\"request_id\":\"");
+    put_ascii(&b, f[MF_REQUEST_ID]);
+    PUTS(&b, "\",\"requested_server_name\":null,\"response_code\":");
+    put_i64(&b, code);
+    PUTS(&b, ",\"response_code_details\":\"");
+    put_ascii(&b, f[MF_DETAILS]);
+    PUTS(&b, "\",\"response_flags\":\"");
+    put_ascii(&b, f[MF_FLAGS]);
+    PUTS(&b, "\",\"route_name\":\"default\",\"start_time\":\"");
+    put_ascii(&b, sec);
+    {
+        char tmp[8];
+        snprintf(tmp, sizeof tmp, ".%03dZ", (int)ms);
+        put(&b, tmp, 5);
+    }
+    PUTS(&b, "\",\"upstream_cluster\":\"");
+    put_c(&b, self->cluster);
+    PUTS(&b, "\",\"upstream_host\":");
+    if (has_host) {
+        PUTS(&b, "\"");
+        put_ascii(&b, f[MF_HOST]);
+        PUTS(&b, "\",\"upstream_local_address\":\"");
+        put_c(&b, self->web_ip);
+        PUTS(&b, ":");
+        put_i64(&b, port_local);
+        PUTS(&b, "\"");
+    } else {
+        PUTS(&b, "null,\"upstream_local_address\":null");
+    }
+    PUTS(&b, ",\"upstream_service_time\":");
+    if (f[MF_SERVICE_MS] == Py_None) {
+        PUTS(&b, "null");
+    } else {
+        PUTS(&b, "\"");
+        put_i64(&b, service_ms);
+        PUTS(&b, "\"");
+    }
+    PUTS(&b, ",\"upstream_transport_failure_reason\":");
+    if (f[MF_FAILURE] == Py_None) {
+        PUTS(&b, "null");
+    } else {
+        PUTS(&b, "\"");
+        put_ascii(&b, f[MF_FAILURE]);
+        PUTS(&b, "\"");
+    }
+    PUTS(&b, ",\"user_agent\":");
+    if (put_json_str(&b, f[MF_AGENT], self->escape) < 0) return NULL;
+    PUTS(&b, ",\"x_forwarded_for\":\"");
+    put_ascii(&b, f[MF_CLIENT_IP]);
+    PUTS(&b, "\"}");
+    if (!b.ok) Py_RETURN_NONE; /* a value off the fast path: the renderer formats it */
+    PyObject *line = PyUnicode_New(b.p - text, 127);
+    if (!line) return NULL;
+    memcpy(PyUnicode_DATA(line), text, (size_t)(b.p - text));
+    return line;
+}
+
+static int copy_ascii(PyObject *cfg, const char *key, char *dst, size_t cap)
+{
+    PyObject *v = PyDict_GetItemString(cfg, key);
+    if (!v || !PyUnicode_Check(v) || !PyUnicode_IS_ASCII(v) ||
+        (size_t)PyUnicode_GET_LENGTH(v) >= cap) {
+        PyErr_Format(PyExc_ValueError, "%s: an ASCII str shorter than %zu", key, cap);
+        return -1;
+    }
+    memcpy(dst, PyUnicode_DATA(v), (size_t)PyUnicode_GET_LENGTH(v) + 1);
+    return 0;
+}
+
+static int MeshFormatter_init(MeshFormatter *self, PyObject *args, PyObject *kw)
+{
+    PyObject *cfg;
+    if (!PyArg_ParseTuple(args, "O!:MeshFormatter", &PyDict_Type, &cfg)) return -1;
+    Py_CLEAR(self->Request);
+    Py_CLEAR(self->escape);
+    if (!(self->Request = get_obj(cfg, "Request")) || !(self->escape = get_obj(cfg, "escape")))
+        return -1;
+    for (int i = 0; i < MF_N; i++) {
+        PyObject *name = PyUnicode_FromString(MF_FIELDS[i]);
+        if (!name) return -1;
+        PyObject *d = _PyType_Lookup((PyTypeObject *)self->Request, name);
+        Py_DECREF(name);
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "Request.%s is not an object slot", MF_FIELDS[i]);
+            return -1;
+        }
+        self->off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    return copy_ascii(cfg, "authority", self->authority, sizeof self->authority) ||
+                   copy_ascii(cfg, "upstream_cluster", self->cluster, sizeof self->cluster) ||
+                   copy_ascii(cfg, "web_ip", self->web_ip, sizeof self->web_ip) ||
+                   copy_ascii(cfg, "downstream_local", self->downstream_local,
+                              sizeof self->downstream_local)
+               ? -1
+               : 0;
+}
+
+static void MeshFormatter_dealloc(MeshFormatter *self)
+{
+    Py_CLEAR(self->Request);
+    Py_CLEAR(self->escape);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject MeshFormatterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rca.seed._simcore.MeshFormatter",
+    .tp_basicsize = sizeof(MeshFormatter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Formats the mesh renderer's access-log line (see renderers/mesh.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)MeshFormatter_init,
+    .tp_dealloc = (destructor)MeshFormatter_dealloc,
+    .tp_call = (ternaryfunc)MeshFormatter_call,
+};
+
 static struct PyModuleDef simcore_module = {
     PyModuleDef_HEAD_INIT, "_simcore",
     "The shared simulation's main loop, compiled (see _sim.py for the reference).", -1, NULL};
@@ -1815,10 +2103,11 @@ PyMODINIT_FUNC PyInit__simcore(void)
         if (!(S_OUTCOME[i] = PyUnicode_InternFromString(OUTCOME_NAMES[i]))) return NULL;
     for (int i = 0; i < X_COUNT; i++)
         if (!(S_EXEMPLAR[i] = PyUnicode_InternFromString(EXEMPLAR_NAMES[i]))) return NULL;
-    if (PyType_Ready(&CoreType) < 0) return NULL;
+    if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&MeshFormatterType) < 0) return NULL;
     PyObject *m = PyModule_Create(&simcore_module);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
+        PyModule_AddObjectRef(m, "MeshFormatter", (PyObject *)&MeshFormatterType) < 0 ||
         PyModule_AddIntConstant(m, "FACT", K_FACT) < 0 ||
         PyModule_AddIntConstant(m, "PROBE", K_PROBE) < 0 ||
         PyModule_AddIntConstant(m, "SCANNER", K_SCANNER) < 0 ||

@@ -10,6 +10,7 @@ outcome, mesh ending or exemplar kind is never compared.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,11 +18,15 @@ import pytest
 
 from rca.seed import _sim
 from rca.seed._errors import GenerationError
+from rca.seed._models import STREAM_FILES
 from rca.seed._pipeline import simulation_for, window
 from rca.seed._sim import Attempt, ProbeResult, Request, Simulation, Tick
+from rca.seed._sink import Sink
 from rca.seed._timefmt import US
 from rca.seed._topology import Container, Stack
 from rca.seed.mock_incident_generator import make_request
+from rca.seed.renderers._base import RenderContext
+from rca.seed.renderers.mesh import MeshFormat, MeshRenderer, native_mesh_formatter
 from rca.seed.scenarios import Fact, Plan
 from tests.ci import unavailable
 from tests.integration.logs import SCENARIOS
@@ -308,3 +313,83 @@ def test_a_core_built_from_other_source_is_never_used(monkeypatch: pytest.Monkey
     assert _sim.resolve_engine("auto") == "python"
     with pytest.raises(GenerationError, match=r"another version.*pip install -e"):
         _sim.resolve_engine("native")
+
+
+# ------------------------------------------------------------------ mesh line formatter
+SECOND = "2026-11-26T05:07:09"
+
+
+def _mesh(case: str) -> tuple[MeshRenderer, MeshFormat]:
+    sim = simulation(case, "native")
+    ctx = RenderContext(1, "mesh-test", sim.start, sim.end, 1.0, sim.stack, sim.plan)
+    renderer = MeshRenderer(ctx, Sink(STREAM_FILES["mesh"], None))
+    fast = native_mesh_formatter(renderer.web_ip, renderer.downstream_local)
+    assert fast is not None
+    return renderer, fast
+
+
+@needs_core
+def test_mesh_lines_from_c_equal_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: set[str] = set()
+    for case in ("bad_api_rollout-1", "pod_oom_restart_loop-busy", "churn-1-retry"):
+        renderer, fast = _mesh(case)
+        for e in emissions(case, "native", monkeypatch):
+            if type(e) is Request and e.kind == "api":
+                for local, remote in ((33000 + e.n % 28000, 60999), (0, 33000)):
+                    line = fast(e, local, remote, SECOND)
+                    assert line == renderer.line(e, local, remote, SECOND), case
+                seen.add(e.mesh_flags)
+                seen.add("host" if e.upstream_host else "no host")
+                seen.add("service time" if e.upstream_service_ms is not None else "no time")
+                seen.add("failure" if e.transport_failure else "no failure")
+    expected = {"-", "URX", "UH", "UT", "UF,URX", "UC,URX"}
+    expected |= {"host", "no host", "service time", "no time", "failure", "no failure"}
+    assert expected <= seen, f"never compared: {sorted(expected - seen)}"
+
+
+@needs_core
+def test_mesh_formatter_escapes_like_json_and_hands_back_what_it_cannot_write() -> None:
+    renderer, fast = _mesh("normal_load-1")
+    sim = simulation("normal_load-1", "native")
+    r = next(e for e in sim.run() if type(e) is Request and e.kind == "api")
+
+    escaped: dict[str, Any] = {
+        "path": '/api/v1/orders?q="x"\\y\u00e9\x01',
+        "user_agent": "Mozilla/5.0 (Linux; \u00e9t\u00e9) \x7f",
+    }
+    for field, value in escaped.items():
+        odd = dataclasses.replace(r, **{field: value})
+        line = fast(odd, 40000, 50000, SECOND)
+        assert line is not None
+        assert line == renderer.line(odd, 40000, 50000, SECOND)
+        assert json.loads(line)[field] == value
+
+    # Off the fast path: non-ASCII where the reference writes a value as it is, numbers
+    # that are not plain ints, a line longer than the formatter's buffer.
+    off_path: list[tuple[str, Any]] = [
+        ("client_ip", "192.0.2.7\u00e9"),
+        ("mesh_details", "via_upstr\u00e9am"),
+        ("mesh_code", True),
+        ("request_bytes", 1.5),
+        ("path", "/" + "a" * 9000),
+    ]
+    for field, value in off_path:
+        odd = dataclasses.replace(r, **{field: value})
+        assert fast(odd, 40000, 50000, SECOND) is None, field
+
+    with pytest.raises(TypeError, match="Request expected"):
+        fast(object(), 1, 2, SECOND)  # type: ignore[arg-type]
+
+
+@needs_core
+def test_the_mesh_renderer_formats_itself_what_c_hands_back() -> None:
+    renderer, _ = _mesh("normal_load-1")
+    sim = simulation("normal_load-1", "native")
+    r = next(e for e in sim.run() if type(e) is Request and e.kind == "api")
+    odd = dataclasses.replace(r, client_ip="192.0.2.7\u00e9")
+
+    renderer.request(odd)
+
+    (entry,) = renderer.out._pending
+    assert entry[2].endswith('"x_forwarded_for":"192.0.2.7\u00e9"}')
+    assert json.loads(entry[2])["x_forwarded_for"] == "192.0.2.7\u00e9"
