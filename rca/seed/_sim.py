@@ -25,6 +25,7 @@ import hashlib
 import heapq
 import math
 import os
+import string
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -195,6 +196,17 @@ Emission = Request | Fact | Tick | ProbeResult
 class _Pool:
     free: list[int]
     waiters: list[int]
+
+
+def _template_parts(template: str) -> tuple[tuple[str, str | None], ...] | None:
+    """``template`` as (literal, param or None) pairs when every field is a bare
+    ``{name}``: the core then builds paths itself; None leaves it to ``format_map``."""
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if spec or conversion:
+            return None
+        parts.append((literal, name))
+    return tuple(parts)
 
 
 def _plain_fields(cls: type) -> tuple[str, ...]:
@@ -430,6 +442,7 @@ class Simulation:
                 "key": e.key,
                 "method": e.method,
                 "template": e.template,
+                "template_parts": _template_parts(e.template),
                 "cpu_ms": float(e.cpu_ms),
                 "query_key": e.query.key,
                 "query_median_ms": float(e.query.median_ms),

@@ -56,6 +56,10 @@ static const char *EXEMPLAR_NAMES[X_COUNT] = {
 enum { M_VIA, M_URX, M_UH, M_UT, M_UF, M_UF_RETRIED, M_UC, M_UC_RETRIED, M_COUNT };
 
 static PyObject *S_OUTCOME[O_COUNT];
+/* The request's params keys, in the order _sim.py writes them (and templates name them). */
+enum { P_CUSTOMER, P_ORDER, P_PAGE, P_CATEGORY, P_COUNT };
+static const char *PARAM_NAMES[P_COUNT] = {"customer", "order", "page", "category"};
+static PyObject *S_PARAM[P_COUNT];
 static PyObject *S_EXEMPLAR[X_COUNT];
 
 /* ------------------------------------------------------------------ generator */
@@ -213,8 +217,13 @@ typedef struct {
     Py_ssize_t nwait, capwait;
 } Pool;
 
+#define MAX_PARTS 8
 typedef struct {
     PyObject *obj, *method, *template_, *qkey;
+    /* The template split into literal text and the param after it (-1: none), when
+     * it is plain (ASCII literals, bare {param} fields); nparts 0: use format_map. */
+    char *literal[MAX_PARTS];
+    int field[MAX_PARTS], nparts;
     double cpu_ms, q_median_ms, q_sigma;
     int64_t ok_status, body_low, body_high, request_bytes;
     int is_get_order, is_create_order, is_get_customer;
@@ -464,6 +473,21 @@ static Event pop_event(Core *s)
     return top;
 }
 
+/* A str of n plain-ASCII bytes (the cheap way: no format parsing, no decoding). */
+static PyObject *ascii_str(const char *text, Py_ssize_t n)
+{
+    PyObject *o = PyUnicode_New(n, 127);
+    if (o) memcpy(PyUnicode_DATA(o), text, (size_t)n);
+    return o;
+}
+
+static PyObject *int_str(int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    return ascii_str(tmp, n);
+}
+
 static inline int emit(Core *s, PyObject *o)
 {
     if (!o) return -1;
@@ -650,9 +674,11 @@ static int new_request(Core *s, int64_t t, ReqFields *r)
     r->request_id = PyUnicode_FromStringAndSize(hex, ID_BYTES);
     r->trace_id = PyUnicode_FromStringAndSize(hex + ID_BYTES, ID_BYTES);
     if (!r->request_id || !r->trace_id) return -1;
-    PyObject *net = pick(s, s->nets);
+    PyObject *net = pick(s, s->nets); /* ASCII: checked in Core_init */
     long octet = 2 + (long)(mt_random(&s->g) * 253.0);
-    r->client_ip = PyUnicode_FromFormat("%U%ld", net, octet);
+    char ip[64];
+    int n = snprintf(ip, sizeof ip, "%s%ld", (const char *)PyUnicode_DATA(net), octet);
+    r->client_ip = ascii_str(ip, n);
     if (!r->client_ip) return -1;
     r->user_agent = pick(s, s->agents);
     r->referer = pick(s, s->referers);
@@ -1034,15 +1060,46 @@ static int arrival(Core *s, int64_t t)
     if (page > 9) page = 9;
     PyObject *category = pick(s, s->categories);
     f->customer = customer;
-    f->params = Py_BuildValue("{s:N,s:N,s:N,s:O}", "customer",
-                              PyUnicode_FromFormat("%lld", (long long)customer), "order",
-                              PyUnicode_FromFormat("%lld", (long long)order), "page",
-                              PyUnicode_FromFormat("%lld", (long long)page), "category", category);
+    f->params = PyDict_New();
     if (!f->params) {
         free_flight(f);
         return -1;
     }
-    f->path = PyObject_CallMethod(ep->template_, "format_map", "O", f->params);
+    PyObject *value[P_COUNT] = {int_str(customer), int_str(order), int_str(page),
+                                Py_NewRef(category)};
+    int bad = 0;
+    for (int k = 0; k < P_COUNT; k++)
+        bad |= !value[k] || PyDict_SetItem(f->params, S_PARAM[k], value[k]) < 0;
+    if (!bad && ep->nparts && PyUnicode_IS_ASCII(category)) {
+        /* ep->template_.format_map(params), for a plain template */
+        char path[512];
+        size_t len = 0;
+        for (int k = 0; k < ep->nparts && !bad; k++) {
+            size_t n = strlen(ep->literal[k]);
+            const char *v = NULL;
+            size_t vn = 0;
+            if (ep->field[k] >= 0) {
+                v = (const char *)PyUnicode_DATA(value[ep->field[k]]);
+                vn = (size_t)PyUnicode_GET_LENGTH(value[ep->field[k]]);
+            }
+            if (len + n + vn >= sizeof path) {
+                bad = 2; /* too long for the buffer: format_map below */
+                break;
+            }
+            memcpy(path + len, ep->literal[k], n);
+            len += n;
+            if (v) memcpy(path + len, v, vn);
+            len += vn;
+        }
+        if (!bad) f->path = ascii_str(path, (Py_ssize_t)len);
+        if (bad == 2) bad = 0;
+    }
+    for (int k = 0; k < P_COUNT; k++) Py_XDECREF(value[k]);
+    if (bad) {
+        free_flight(f);
+        return -1;
+    }
+    if (!f->path) f->path = PyObject_CallMethod(ep->template_, "format_map", "O", f->params);
     if (!f->path) {
         free_flight(f);
         return -1;
@@ -1422,6 +1479,45 @@ static int slot_offsets(PyObject *cls, PyObject *cfg, const char *fields_key,
     return 0;
 }
 
+/* The endpoint's template_parts (from string.Formatter().parse, by _sim.py): pairs of
+ * literal text and a param name or None. Anything but ASCII literals and the four
+ * params leaves nparts at 0, and the path is then built by format_map. */
+static int template_parts(PyObject *d, EndpointC *e)
+{
+    PyObject *parts = PyDict_GetItemString(d, "template_parts");
+    e->nparts = 0;
+    if (!parts || parts == Py_None) return 0;
+    if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) > MAX_PARTS) return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *pair = PyTuple_GET_ITEM(parts, k);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) return 0;
+        PyObject *lit = PyTuple_GET_ITEM(pair, 0), *name = PyTuple_GET_ITEM(pair, 1);
+        if (!PyUnicode_Check(lit) || !PyUnicode_IS_ASCII(lit)) return 0;
+        int field = -1;
+        if (name != Py_None) {
+            for (int p = 0; p < P_COUNT; p++)
+                if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, PARAM_NAMES[p]) == 0)
+                    field = p;
+            if (field < 0) return 0;
+        }
+        e->field[k] = field;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *lit = PyTuple_GET_ITEM(PyTuple_GET_ITEM(parts, k), 0);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(lit);
+        e->literal[k] = PyMem_Malloc((size_t)len + 1);
+        if (!e->literal[k]) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(e->literal[k], PyUnicode_DATA(lit), (size_t)len);
+        e->literal[k][len] = 0;
+        e->nparts = (int)k + 1;
+    }
+    return 0;
+}
+
 /* Core(config: dict): every input is built by _sim.py's _native_config(). */
 static int Core_init(Core *s, PyObject *args, PyObject *kw)
 {
@@ -1504,6 +1600,13 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "empty catalog tuple");
         return -1;
     }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(s->nets); i++) {
+        PyObject *net = PyTuple_GET_ITEM(s->nets, i);
+        if (!PyUnicode_Check(net) || !PyUnicode_IS_ASCII(net) || PyUnicode_GET_LENGTH(net) > 32) {
+            PyErr_SetString(PyExc_ValueError, "nets: ASCII prefixes of at most 32 characters");
+            return -1;
+        }
+    }
 
     /* static assets: cumulative weights + (path, size) */
     PyObject *scum = get_tuple(cfg, "static_cum"), *sitems = get_tuple(cfg, "static_items");
@@ -1578,6 +1681,11 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
             Py_XDECREF(key);
             Py_DECREF(eitems);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "endpoint: dict expected");
+            return -1;
+        }
+        if (template_parts(d, e) < 0) {
+            Py_DECREF(key);
+            Py_DECREF(eitems);
             return -1;
         }
         e->is_get_order = PyUnicode_CompareWithASCIIString(key, "get_order") == 0;
@@ -1756,6 +1864,7 @@ static void Core_dealloc(Core *s)
         Py_XDECREF(s->eps[i].method);
         Py_XDECREF(s->eps[i].template_);
         Py_XDECREF(s->eps[i].qkey);
+        for (int k = 0; k < s->eps[i].nparts; k++) PyMem_Free(s->eps[i].literal[k]);
     }
     PyMem_Free(s->eps);
     PyMem_Free(s->ep_cum);
@@ -2103,6 +2212,8 @@ PyMODINIT_FUNC PyInit__simcore(void)
         if (!(S_OUTCOME[i] = PyUnicode_InternFromString(OUTCOME_NAMES[i]))) return NULL;
     for (int i = 0; i < X_COUNT; i++)
         if (!(S_EXEMPLAR[i] = PyUnicode_InternFromString(EXEMPLAR_NAMES[i]))) return NULL;
+    for (int i = 0; i < P_COUNT; i++)
+        if (!(S_PARAM[i] = PyUnicode_InternFromString(PARAM_NAMES[i]))) return NULL;
     if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&MeshFormatterType) < 0) return NULL;
     PyObject *m = PyModule_Create(&simcore_module);
     if (!m) return NULL;

@@ -393,3 +393,22 @@ def test_the_mesh_renderer_formats_itself_what_c_hands_back() -> None:
     (entry,) = renderer.out._pending
     assert entry[2].endswith('"x_forwarded_for":"192.0.2.7\u00e9"}')
     assert json.loads(entry[2])["x_forwarded_for"] == "192.0.2.7\u00e9"
+
+
+def test_templates_split_for_the_core_only_when_plain() -> None:
+    assert _sim._template_parts("/api/v1/orders/{order}?page={page}") == (
+        ("/api/v1/orders/", "order"),
+        ("?page=", "page"),
+    )
+    assert _sim._template_parts("/health") == (("/health", None),)
+    assert _sim._template_parts("/o/{order:08d}") is None  # a format spec: format_map
+    assert _sim._template_parts("/o/{order!r}") is None
+
+
+@needs_core
+def test_paths_left_to_format_map_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no template split (the core's fallback), every path still matches."""
+    python = [normalize(e) for e in emissions("normal_load-7", "python", monkeypatch)]
+    monkeypatch.setattr(_sim, "_template_parts", lambda _template: None)
+    native = [normalize(e) for e in emissions("normal_load-7", "native", monkeypatch)]
+    assert native == python
