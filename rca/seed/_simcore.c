@@ -2033,6 +2033,28 @@ static int int_field(PyObject *v, int64_t *out)
     return 0;
 }
 
+/* The slot offsets of the named fields of a request class (object slots only). */
+static int request_offsets(PyObject *cls, const char *const *names, int n, Py_ssize_t *off)
+{
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "a request class expected");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *name = PyUnicode_FromString(names[i]);
+        if (!name) return -1;
+        PyObject *d = _PyType_Lookup((PyTypeObject *)cls, name);
+        Py_DECREF(name);
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "%s is not an object slot of the class", names[i]);
+            return -1;
+        }
+        off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    return 0;
+}
+
 static PyObject *MeshFormatter_call(MeshFormatter *self, PyObject *args, PyObject *kw)
 {
     PyObject *r, *sec;
@@ -2163,18 +2185,7 @@ static int MeshFormatter_init(MeshFormatter *self, PyObject *args, PyObject *kw)
     Py_CLEAR(self->escape);
     if (!(self->Request = get_obj(cfg, "Request")) || !(self->escape = get_obj(cfg, "escape")))
         return -1;
-    for (int i = 0; i < MF_N; i++) {
-        PyObject *name = PyUnicode_FromString(MF_FIELDS[i]);
-        if (!name) return -1;
-        PyObject *d = _PyType_Lookup((PyTypeObject *)self->Request, name);
-        Py_DECREF(name);
-        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "Request.%s is not an object slot", MF_FIELDS[i]);
-            return -1;
-        }
-        self->off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
-    }
+    if (request_offsets(self->Request, MF_FIELDS, MF_N, self->off) < 0) return -1;
     return copy_ascii(cfg, "authority", self->authority, sizeof self->authority) ||
                    copy_ascii(cfg, "upstream_cluster", self->cluster, sizeof self->cluster) ||
                    copy_ascii(cfg, "web_ip", self->web_ip, sizeof self->web_ip) ||
@@ -2202,6 +2213,132 @@ static PyTypeObject MeshFormatterType = {
     .tp_call = (ternaryfunc)MeshFormatter_call,
 };
 
+/* ------------------------------------------------------------------ nginx access lines */
+/* UiFormatter(config)(request, protocol, time_local) -> str | None: the access-log line
+ * of renderers/ui.py (UiRenderer.line is the reference; tests compare both). The two
+ * times go through PyOS_double_to_string(x, 'f', 3), the very function behind Python's
+ * f"{x:.3f}". None when a value is off the plain-ASCII fast path. */
+enum {
+    UF_CLIENT_IP,
+    UF_METHOD,
+    UF_PATH,
+    UF_STATUS,
+    UF_BODY_BYTES,
+    UF_REFERER,
+    UF_AGENT,
+    UF_END,
+    UF_START,
+    UF_UPSTREAM,
+    UF_REQUEST_ID,
+    UF_N
+};
+static const char *UF_FIELDS[UF_N] = {"client_ip",  "method",     "path",     "status",
+                                      "body_bytes", "referer",    "user_agent", "end_us",
+                                      "t_us",       "upstream_us", "request_id"};
+
+typedef struct {
+    PyObject_HEAD Py_ssize_t off[UF_N];
+    PyObject *Request;
+} UiFormatter;
+
+static void put_seconds(Buf *b, int64_t us)
+{
+    /* f"{us / 1_000_000:.3f}": int / int is the double quotient for |us| < 2**53 */
+    char *text = PyOS_double_to_string((double)us / 1000000.0, 'f', 3, 0, NULL);
+    if (!text) {
+        PyErr_Clear();
+        b->ok = 0;
+        return;
+    }
+    put_c(b, text);
+    PyMem_Free(text);
+}
+
+static PyObject *UiFormatter_call(UiFormatter *self, PyObject *args, PyObject *kw)
+{
+    PyObject *r, *proto, *stamp;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "UiFormatter takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OUU:UiFormatter", &r, &proto, &stamp)) return NULL;
+    if (Py_TYPE(r) != (PyTypeObject *)self->Request) {
+        PyErr_SetString(PyExc_TypeError, "UiFormatter: a Request expected");
+        return NULL;
+    }
+    PyObject *f[UF_N];
+    for (int i = 0; i < UF_N; i++) {
+        f[i] = *(PyObject **)((char *)r + self->off[i]);
+        if (!f[i]) {
+            PyErr_Format(PyExc_AttributeError, "request has no %s", UF_FIELDS[i]);
+            return NULL;
+        }
+    }
+    int64_t status, body, end, start, upstream = 0;
+    if (int_field(f[UF_STATUS], &status) || int_field(f[UF_BODY_BYTES], &body) ||
+        int_field(f[UF_END], &end) || int_field(f[UF_START], &start) ||
+        (f[UF_UPSTREAM] != Py_None && int_field(f[UF_UPSTREAM], &upstream)))
+        Py_RETURN_NONE;
+    int64_t big = (int64_t)1 << 53; /* beyond it, int / int is not the double quotient */
+    if (end - start >= big || start - end >= big || upstream >= big || -upstream >= big)
+        Py_RETURN_NONE;
+    char text[8192];
+    Buf b = {text, text + sizeof text, 1};
+    put_ascii(&b, f[UF_CLIENT_IP]);
+    PUTS(&b, " - - [");
+    put_ascii(&b, stamp);
+    PUTS(&b, "] \"");
+    put_ascii(&b, f[UF_METHOD]);
+    PUTS(&b, " ");
+    put_ascii(&b, f[UF_PATH]);
+    PUTS(&b, " ");
+    put_ascii(&b, proto);
+    PUTS(&b, "\" ");
+    put_i64(&b, status);
+    PUTS(&b, " ");
+    put_i64(&b, body);
+    PUTS(&b, " \"");
+    put_ascii(&b, f[UF_REFERER]);
+    PUTS(&b, "\" \"");
+    put_ascii(&b, f[UF_AGENT]);
+    PUTS(&b, "\" ");
+    put_seconds(&b, end - start);
+    PUTS(&b, " ");
+    if (f[UF_UPSTREAM] == Py_None)
+        PUTS(&b, "-");
+    else
+        put_seconds(&b, upstream);
+    PUTS(&b, " ");
+    put_ascii(&b, f[UF_REQUEST_ID]);
+    if (!b.ok) Py_RETURN_NONE; /* a value off the fast path: the renderer formats it */
+    return ascii_str(text, b.p - text);
+}
+
+static int UiFormatter_init(UiFormatter *self, PyObject *args, PyObject *kw)
+{
+    PyObject *cls;
+    if (!PyArg_ParseTuple(args, "O!:UiFormatter", &PyType_Type, &cls)) return -1;
+    Py_XSETREF(self->Request, Py_NewRef(cls));
+    return request_offsets(cls, UF_FIELDS, UF_N, self->off);
+}
+
+static void UiFormatter_dealloc(UiFormatter *self)
+{
+    Py_CLEAR(self->Request);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject UiFormatterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rca.seed._simcore.UiFormatter",
+    .tp_basicsize = sizeof(UiFormatter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Formats the ui renderer's nginx access-log line (see renderers/ui.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)UiFormatter_init,
+    .tp_dealloc = (destructor)UiFormatter_dealloc,
+    .tp_call = (ternaryfunc)UiFormatter_call,
+};
+
 static struct PyModuleDef simcore_module = {
     PyModuleDef_HEAD_INIT, "_simcore",
     "The shared simulation's main loop, compiled (see _sim.py for the reference).", -1, NULL};
@@ -2214,11 +2351,14 @@ PyMODINIT_FUNC PyInit__simcore(void)
         if (!(S_EXEMPLAR[i] = PyUnicode_InternFromString(EXEMPLAR_NAMES[i]))) return NULL;
     for (int i = 0; i < P_COUNT; i++)
         if (!(S_PARAM[i] = PyUnicode_InternFromString(PARAM_NAMES[i]))) return NULL;
-    if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&MeshFormatterType) < 0) return NULL;
+    if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&MeshFormatterType) < 0 ||
+        PyType_Ready(&UiFormatterType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&simcore_module);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
         PyModule_AddObjectRef(m, "MeshFormatter", (PyObject *)&MeshFormatterType) < 0 ||
+        PyModule_AddObjectRef(m, "UiFormatter", (PyObject *)&UiFormatterType) < 0 ||
         PyModule_AddIntConstant(m, "FACT", K_FACT) < 0 ||
         PyModule_AddIntConstant(m, "PROBE", K_PROBE) < 0 ||
         PyModule_AddIntConstant(m, "SCANNER", K_SCANNER) < 0 ||

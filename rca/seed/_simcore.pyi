@@ -23,3 +23,9 @@ class MeshFormatter:
     def __call__(
         self, request: Any, local_port: int, remote_port: int, second: str, /
     ) -> str | None: ...
+
+class UiFormatter:
+    """The ui renderer's nginx access line in C (see ``UiRenderer.line``)."""
+
+    def __init__(self, request_class: type, /) -> None: ...
+    def __call__(self, request: Any, protocol: str, time_local: str, /) -> str | None: ...

@@ -27,6 +27,7 @@ from rca.seed._topology import Container, Stack
 from rca.seed.mock_incident_generator import make_request
 from rca.seed.renderers._base import RenderContext
 from rca.seed.renderers.mesh import MeshFormat, MeshRenderer, native_mesh_formatter
+from rca.seed.renderers.ui import UiRenderer, native_ui_formatter
 from rca.seed.scenarios import Fact, Plan
 from tests.ci import unavailable
 from tests.integration.logs import SCENARIOS
@@ -412,3 +413,49 @@ def test_paths_left_to_format_map_are_the_same(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_sim, "_template_parts", lambda _template: None)
     native = [normalize(e) for e in emissions("normal_load-7", "native", monkeypatch)]
     assert native == python
+
+
+# ------------------------------------------------------------------ ui line formatter
+STAMP = "26/Nov/2026:05:07:09 +0000"
+
+
+@needs_core
+def test_ui_lines_from_c_equal_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = native_ui_formatter()
+    assert fast is not None
+    kinds: set[str] = set()
+    for case in ("bad_api_rollout-1", "pod_oom_restart_loop-busy", "churn-1-retry"):
+        for e in emissions(case, "native", monkeypatch):
+            if type(e) is Request:
+                for proto in ("HTTP/1.1", "HTTP/2.0"):
+                    assert fast(e, proto, STAMP) == UiRenderer.line(e, proto, STAMP), case
+                kinds.add(e.kind)
+                kinds.add("upstream" if e.upstream_us is not None else "no upstream")
+    assert kinds == {"static", "api", "scanner", "upstream", "no upstream"}
+
+
+@needs_core
+def test_ui_times_round_like_python_and_odd_values_fall_back() -> None:
+    fast = native_ui_formatter()
+    assert fast is not None
+    sim = simulation("normal_load-1", "native")
+    r = next(e for e in sim.run() if type(e) is Request and e.kind == "api")
+    # Half-millisecond ties and their neighbours, zero, negatives, big values: the
+    # quotient's binary value decides the rounding, as in f"{x:.3f}".
+    for d in (0, 1, 499, 500, 501, 1500, 2500, 999_500, 1_000_500, -1500, 12_345_678_901):
+        for upstream in (None, d, -d, d // 3):
+            odd = dataclasses.replace(r, end_us=r.t_us + d, upstream_us=upstream)
+            assert fast(odd, "HTTP/2.0", STAMP) == UiRenderer.line(odd, "HTTP/2.0", STAMP)
+
+    off_path: list[tuple[str, Any]] = [
+        ("path", "/caf\u00e9"),
+        ("user_agent", "Mozilla/5.0 \u00e9"),
+        ("status", 200.0),
+        ("upstream_us", 1 << 60),
+        ("referer", "x" * 9000),
+    ]
+    for field, value in off_path:
+        odd = dataclasses.replace(r, **{field: value})
+        assert fast(odd, "HTTP/1.1", STAMP) is None, field
+    with pytest.raises(TypeError, match="Request expected"):
+        fast(object(), "HTTP/1.1", STAMP)  # type: ignore[arg-type]
