@@ -1604,7 +1604,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeats", type=int, help="runs of each case <= 100k requests (default 5; quick 2)"
     )
     p.add_argument(
-        "--repeats-large", type=int, help="runs of cases > 100k requests (default 3; quick 1)"
+        "--repeats-large", type=int, help="runs of cases > 100k requests (default 5; quick 1)"
     )
     p.add_argument(
         "--repeats-day", type=int, default=None, help="runs of the 24-hour case (default 1)"
@@ -1668,7 +1668,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.repeats is None:
         args.repeats = 2 if quick else 5
     if args.repeats_large is None:
-        args.repeats_large = 1 if quick else 3
+        args.repeats_large = 1 if quick else 5
     if args.repeats_day is None:
         args.repeats_day = 1
     if args.faker_repeats is None:
