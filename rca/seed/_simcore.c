@@ -301,6 +301,7 @@ typedef struct {
     int64_t route_from, route_until;
     int *fresh;
     /* loop state */
+    int ready; /* 0 new, 1 once Core_init succeeded, -1 init failed or the GC cleared it */
     int phase, need_step;
     int64_t step_start, step_end, t;
     double mean_gap_us;
@@ -946,7 +947,8 @@ static int run_attempt(Core *s, Flight *f, int pi, int64_t t, AttemptC *a)
     return 0;
 }
 
-/* One attempt of a flight: 1 finished (*res set), 0 retry pending, -1 error. */
+/* One attempt of a flight: 1 finished (*res set), 0 retry pending, -1 error. The flight
+ * is freed unless a retry is pending: on error too, as nothing else holds it then. */
 static int try_attempt(Core *s, Flight *f, int64_t t, int tries, PyObject **res)
 {
     *res = NULL;
@@ -977,10 +979,14 @@ static int try_attempt(Core *s, Flight *f, int64_t t, int tries, PyObject **res)
     int pi = fresh[below(s, nfresh)];
     if (f->natt >= MAX_ATTEMPTS) {
         PyErr_SetString(PyExc_RuntimeError, "too many attempts");
+        free_flight(f);
         return -1;
     }
     AttemptC *a = &f->att[f->natt];
-    if (run_attempt(s, f, pi, t, a) < 0) return -1;
+    if (run_attempt(s, f, pi, t, a) < 0) {
+        free_flight(f);
+        return -1;
+    }
     f->natt++;
     if (a->end_us > deadline) {
         a->abandoned = 1;
@@ -992,7 +998,11 @@ static int try_attempt(Core *s, Flight *f, int64_t t, int tries, PyObject **res)
         int64_t backoff =
             (int64_t)(mt_random(&s->g) * (double)((1LL << (tries + 1)) - 1) * 25000.0);
         int64_t nxt = a->end_us + backoff + 300;
-        if (nxt < deadline) return push(s, nxt, K_RETRY, NULL, f, tries + 1) < 0 ? -1 : 0;
+        if (nxt < deadline) {
+            if (push(s, nxt, K_RETRY, NULL, f, tries + 1) == 0) return 0;
+            free_flight(f);
+            return -1;
+        }
     }
     if ((retriable && tries > 0) || (retriable && a->status == 0))
         *res = finish_failed(s, f);
@@ -1068,8 +1078,8 @@ static int arrival(Core *s, int64_t t)
     PyObject *value[P_COUNT] = {int_str(customer), int_str(order), int_str(page),
                                 Py_NewRef(category)};
     int bad = 0;
-    for (int k = 0; k < P_COUNT; k++)
-        bad |= !value[k] || PyDict_SetItem(f->params, S_PARAM[k], value[k]) < 0;
+    for (int k = 0; k < P_COUNT && !bad; k++)
+        bad = !value[k] || PyDict_SetItem(f->params, S_PARAM[k], value[k]) < 0;
     if (!bad && ep->nparts && PyUnicode_IS_ASCII(category)) {
         /* ep->template_.format_map(params), for a plain template */
         char path[512];
@@ -1108,7 +1118,7 @@ static int arrival(Core *s, int64_t t)
     int64_t first = f->mesh_start_us + 350 + (int64_t)(mt_random(&s->g) * 300.0);
     PyObject *res;
     int rc = try_attempt(s, f, first, 0, &res);
-    if (rc < 0) return -1; /* the flight is leaked on error: the core is dead anyway */
+    if (rc < 0) return -1; /* try_attempt freed the flight */
     if (rc == 1) return emit(s, res);
     return 0;
 }
@@ -1302,8 +1312,16 @@ static int step(Core *s)
     }
 }
 
+static int not_ready(Core *s)
+{
+    if (s->ready == 1) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Core is not initialised");
+    return 1;
+}
+
 static PyObject *Core_iternext(Core *s)
 {
+    if (not_ready(s)) return NULL; /* never initialised, a failed __init__, or cleared */
     for (;;) {
         if (s->pos < PyList_GET_SIZE(s->out)) {
             PyObject *o = PyList_GET_ITEM(s->out, s->pos);
@@ -1333,6 +1351,7 @@ static PyObject *Core_push(Core *s, PyObject *args)
     int kind;
     PyObject *payload;
     if (!PyArg_ParseTuple(args, "LiO:push", &t, &kind, &payload)) return NULL;
+    if (not_ready(s)) return NULL;
     if (s->phase != 0) {
         PyErr_SetString(PyExc_RuntimeError, "push() only before iterating");
         return NULL;
@@ -1523,10 +1542,11 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
 {
     PyObject *cfg;
     if (!PyArg_ParseTuple(args, "O!:Core", &PyDict_Type, &cfg)) return -1;
-    if (s->out) {
+    if (s->ready) {
         PyErr_SetString(PyExc_RuntimeError, "Core is initialised once");
         return -1;
     }
+    s->ready = -1; /* until the end: a failed __init__ leaves a core that refuses to run */
     s->out = PyList_New(0);
     if (!s->out) return -1;
 
@@ -1843,40 +1863,103 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
         s->mdetails[m] = Py_NewRef(PyTuple_GET_ITEM(e, 1));
         if (i64_of(PyTuple_GET_ITEM(e, 2), &s->mbody[m]) < 0) return -1;
     }
+    s->ready = 1;
+    return 0;
+}
+
+/* The core is in a reference cycle whenever it runs: _sim.py sets rng.random to the bound
+ * core.random, and rate_at's closure holds the Simulation that holds the rng. So the core
+ * takes part in the cyclic GC (traverse, clear); without it every run leaked its core and
+ * Simulation, and a core dropped half-iterated its heap and buffered emissions too. */
+#define CORE_OBJECTS(s)                                                                    \
+    {&(s)->nets,           &(s)->agents,     &(s)->referers,     &(s)->categories,          \
+     &(s)->rate_at,        &(s)->cpu_time,   &(s)->db_time,      &(s)->Request,             \
+     &(s)->Attempt,        &(s)->Tick,       &(s)->ProbeResult,  &(s)->k_static,            \
+     &(s)->k_api,          &(s)->k_scanner,  &(s)->m_get,        &(s)->root,                \
+     &(s)->dash,           &(s)->search_ref, &(s)->became_ready, &(s)->became_unready,      \
+     &(s)->empty,          &(s)->transport_refused, &(s)->out}
+
+static int Core_traverse(Core *s, visitproc visit, void *arg)
+{
+    PyObject **objs[] = CORE_OBJECTS(s);
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_VISIT(*objs[i]);
+    for (int m = 0; m < M_COUNT; m++) {
+        Py_VISIT(s->mflags[m]);
+        Py_VISIT(s->mdetails[m]);
+    }
+    for (Py_ssize_t i = 0; i < s->nheap; i++) {
+        Py_VISIT(s->heap[i].obj);
+        if (s->heap[i].flight) Py_VISIT(s->heap[i].flight->params);
+    }
+    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_VISIT(s->static_path[i]);
+    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
+        Py_VISIT(s->eps[i].obj);
+        Py_VISIT(s->eps[i].method);
+        Py_VISIT(s->eps[i].template_);
+        Py_VISIT(s->eps[i].qkey);
+    }
+    for (int i = 0; i < s->npods && s->pods; i++) {
+        PodC *p = &s->pods[i];
+        Py_VISIT(p->obj);
+        Py_VISIT(p->upstream_host);
+        Py_VISIT(p->out_refused);
+        Py_VISIT(p->out_deadline);
+        for (int k = 0; k < p->ncont && p->cont; k++) Py_VISIT(p->cont[k].obj);
+    }
+    return 0;
+}
+
+/* Drops every reference (the pending events and their flights too); a cleared core
+ * refuses to run. The plain C tables are freed by Core_dealloc. */
+static int Core_clear(Core *s)
+{
+    s->ready = -1;
+    Py_ssize_t n = s->nheap;
+    s->nheap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_CLEAR(s->heap[i].obj);
+        if (s->heap[i].flight) free_flight(s->heap[i].flight);
+        s->heap[i].flight = NULL;
+    }
+    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_CLEAR(s->static_path[i]);
+    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
+        Py_CLEAR(s->eps[i].obj);
+        Py_CLEAR(s->eps[i].method);
+        Py_CLEAR(s->eps[i].template_);
+        Py_CLEAR(s->eps[i].qkey);
+    }
+    for (int i = 0; i < s->npods && s->pods; i++) {
+        PodC *p = &s->pods[i];
+        Py_CLEAR(p->obj);
+        Py_CLEAR(p->upstream_host);
+        Py_CLEAR(p->out_refused);
+        Py_CLEAR(p->out_deadline);
+        for (int k = 0; k < p->ncont && p->cont; k++) Py_CLEAR(p->cont[k].obj);
+    }
+    PyObject **objs[] = CORE_OBJECTS(s);
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_CLEAR(*objs[i]);
+    for (int m = 0; m < M_COUNT; m++) {
+        Py_CLEAR(s->mflags[m]);
+        Py_CLEAR(s->mdetails[m]);
+    }
     return 0;
 }
 
 static void Core_dealloc(Core *s)
 {
-    for (Py_ssize_t i = 0; i < s->nheap; i++) {
-        Py_XDECREF(s->heap[i].obj);
-        if (s->heap[i].flight) free_flight(s->heap[i].flight);
-    }
+    PyObject_GC_UnTrack(s);
+    Core_clear(s);
     PyMem_Free(s->heap);
     PyMem_Free(s->zt);
-    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_XDECREF(s->static_path[i]);
     PyMem_Free(s->static_path);
     PyMem_Free(s->static_size);
     PyMem_Free(s->static_root);
     PyMem_Free(s->static_cum);
-    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
-        Py_XDECREF(s->eps[i].obj);
-        Py_XDECREF(s->eps[i].method);
-        Py_XDECREF(s->eps[i].template_);
-        Py_XDECREF(s->eps[i].qkey);
+    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++)
         for (int k = 0; k < s->eps[i].nparts; k++) PyMem_Free(s->eps[i].literal[k]);
-    }
     PyMem_Free(s->eps);
     PyMem_Free(s->ep_cum);
-    for (int i = 0; i < s->npods && s->pods; i++) {
-        PodC *p = &s->pods[i];
-        Py_XDECREF(p->obj);
-        Py_XDECREF(p->upstream_host);
-        Py_XDECREF(p->out_refused);
-        Py_XDECREF(p->out_deadline);
-        for (int k = 0; k < p->ncont && p->cont; k++) Py_XDECREF(p->cont[k].obj);
-        PyMem_Free(p->cont);
-    }
+    for (int i = 0; i < s->npods && s->pods; i++) PyMem_Free(s->pods[i].cont);
     PyMem_Free(s->pods);
     for (int i = 0; i < s->npools && s->pools; i++) {
         PyMem_Free(s->pools[i].free);
@@ -1886,18 +1969,6 @@ static void Core_dealloc(Core *s)
     PyMem_Free(s->lifecycle);
     PyMem_Free(s->route);
     PyMem_Free(s->fresh);
-    PyObject **objs[] = {&s->nets,       &s->agents,        &s->referers,    &s->categories,
-                         &s->rate_at,    &s->cpu_time,      &s->db_time,
-                         &s->Request,    &s->Attempt,       &s->Tick,        &s->ProbeResult,
-                         &s->k_static,   &s->k_api,         &s->k_scanner,   &s->m_get,
-                         &s->root,       &s->dash,          &s->search_ref,  &s->became_ready,
-                         &s->became_unready, &s->empty,     &s->transport_refused,
-                         &s->out};
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_CLEAR(*objs[i]);
-    for (int m = 0; m < M_COUNT; m++) {
-        Py_CLEAR(s->mflags[m]);
-        Py_CLEAR(s->mdetails[m]);
-    }
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
@@ -1911,11 +1982,13 @@ static PyMethodDef Core_methods[] = {
 static PyTypeObject CoreType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rca.seed._simcore.Core",
     .tp_basicsize = sizeof(Core),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The simulation's main loop; iterate it for the emissions.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Core_init,
     .tp_dealloc = (destructor)Core_dealloc,
+    .tp_traverse = (traverseproc)Core_traverse,
+    .tp_clear = (inquiry)Core_clear,
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)Core_iternext,
     .tp_methods = Core_methods,
@@ -2029,6 +2102,9 @@ static int int_field(PyObject *v, int64_t *out)
         PyErr_Clear();
         return -1;
     }
+    /* Within +-2**62 the differences the formatters take (end - start) cannot overflow;
+     * anything bigger is off the fast path. */
+    if (x >= ((int64_t)1 << 62) || x <= -((int64_t)1 << 62)) return -1;
     *out = x;
     return 0;
 }
@@ -2055,6 +2131,9 @@ static int request_offsets(PyObject *cls, const char *const *names, int n, Py_ss
     return 0;
 }
 
+static PyObject *mesh_line(MeshFormatter *self, PyObject *const *f, long long port_local,
+                           long long port_remote, PyObject *sec);
+
 static PyObject *MeshFormatter_call(MeshFormatter *self, PyObject *args, PyObject *kw)
 {
     PyObject *r, *sec;
@@ -2077,6 +2156,17 @@ static PyObject *MeshFormatter_call(MeshFormatter *self, PyObject *args, PyObjec
             return NULL;
         }
     }
+    /* Held for the line: escape runs Python code (a str subclass's __iter__, say), which
+     * could set the request's fields and free the values read above. */
+    for (int i = 0; i < MF_N; i++) Py_INCREF(f[i]);
+    PyObject *line = mesh_line(self, f, port_local, port_remote, sec);
+    for (int i = 0; i < MF_N; i++) Py_DECREF(f[i]);
+    return line;
+}
+
+static PyObject *mesh_line(MeshFormatter *self, PyObject *const *f, long long port_local,
+                           long long port_remote, PyObject *sec)
+{
     int64_t request_bytes, bytes_sent, start, end, code, service_ms = 0;
     if (int_field(f[MF_REQUEST_BYTES], &request_bytes) ||
         int_field(f[MF_BYTES_SENT], &bytes_sent) || int_field(f[MF_START], &start) ||
@@ -2181,18 +2271,24 @@ static int MeshFormatter_init(MeshFormatter *self, PyObject *args, PyObject *kw)
 {
     PyObject *cfg;
     if (!PyArg_ParseTuple(args, "O!:MeshFormatter", &PyDict_Type, &cfg)) return -1;
+    /* The class is set last, once its offsets are: a failed (re-)init leaves it NULL, and
+     * a formatter without a class refuses every request (it could read past one). */
     Py_CLEAR(self->Request);
     Py_CLEAR(self->escape);
-    if (!(self->Request = get_obj(cfg, "Request")) || !(self->escape = get_obj(cfg, "escape")))
+    PyObject *cls = get_obj(cfg, "Request");
+    if (!cls) return -1;
+    if (!(self->escape = get_obj(cfg, "escape")) ||
+        request_offsets(cls, MF_FIELDS, MF_N, self->off) < 0 ||
+        copy_ascii(cfg, "authority", self->authority, sizeof self->authority) ||
+        copy_ascii(cfg, "upstream_cluster", self->cluster, sizeof self->cluster) ||
+        copy_ascii(cfg, "web_ip", self->web_ip, sizeof self->web_ip) ||
+        copy_ascii(cfg, "downstream_local", self->downstream_local,
+                   sizeof self->downstream_local)) {
+        Py_DECREF(cls);
         return -1;
-    if (request_offsets(self->Request, MF_FIELDS, MF_N, self->off) < 0) return -1;
-    return copy_ascii(cfg, "authority", self->authority, sizeof self->authority) ||
-                   copy_ascii(cfg, "upstream_cluster", self->cluster, sizeof self->cluster) ||
-                   copy_ascii(cfg, "web_ip", self->web_ip, sizeof self->web_ip) ||
-                   copy_ascii(cfg, "downstream_local", self->downstream_local,
-                              sizeof self->downstream_local)
-               ? -1
-               : 0;
+    }
+    self->Request = cls;
+    return 0;
 }
 
 static void MeshFormatter_dealloc(MeshFormatter *self)
@@ -2318,8 +2414,11 @@ static int UiFormatter_init(UiFormatter *self, PyObject *args, PyObject *kw)
 {
     PyObject *cls;
     if (!PyArg_ParseTuple(args, "O!:UiFormatter", &PyType_Type, &cls)) return -1;
-    Py_XSETREF(self->Request, Py_NewRef(cls));
-    return request_offsets(cls, UF_FIELDS, UF_N, self->off);
+    /* As in MeshFormatter_init: no class (every call refused) unless its offsets are set. */
+    Py_CLEAR(self->Request);
+    if (request_offsets(cls, UF_FIELDS, UF_N, self->off) < 0) return -1;
+    self->Request = Py_NewRef(cls);
+    return 0;
 }
 
 static void UiFormatter_dealloc(UiFormatter *self)

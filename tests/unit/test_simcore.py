@@ -10,7 +10,9 @@ outcome, mesh ending or exemplar kind is never compared.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -269,6 +271,44 @@ def test_push_is_only_for_the_set_up() -> None:
         core.push(0, _simcore.FACT, None)
 
 
+@needs_core
+def test_a_core_that_failed_to_initialise_refuses_to_run() -> None:
+    """Never initialised, or __init__ raised: the tables are empty (it used to crash)."""
+    from rca.seed import _simcore
+
+    bare = _simcore.Core.__new__(_simcore.Core)
+    failed = _simcore.Core.__new__(_simcore.Core)
+    with pytest.raises(ValueError, match="mt_state"):
+        _simcore.Core.__init__(failed, {})
+    for core in (bare, failed):
+        with pytest.raises(RuntimeError, match="not initialised"):
+            next(core)
+        with pytest.raises(RuntimeError, match="not initialised"):
+            core.push(0, _simcore.FACT, None)
+    with pytest.raises(RuntimeError, match="initialised once"):
+        _simcore.Core.__init__(failed, {})
+
+
+@needs_core
+@pytest.mark.parametrize("taken", [0, 1, 5000, None])
+def test_a_dropped_core_is_freed_with_its_simulation(taken: int | None) -> None:
+    """The core and its Simulation form a cycle (rng.random is the bound core.random):
+    the collector must free both, whether the core ran out or was dropped half-iterated
+    with events, retrying flights and emissions still pending."""
+    sim = simulation("churn-2-retries", "native")  # retries pending at any time
+    gone = weakref.ref(sim)
+    core = sim.run()
+    if taken is None:
+        for _ in core:
+            pass
+    else:
+        for _ in zip(range(taken), core, strict=False):
+            pass
+    del sim, core
+    gc.collect()
+    assert gone() is None
+
+
 # ------------------------------------------------------------------ choosing an engine
 def test_an_unknown_engine_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(GenerationError, match=r"engine='fast' \(allowed: auto, native, python\)"):
@@ -380,6 +420,58 @@ def test_mesh_formatter_escapes_like_json_and_hands_back_what_it_cannot_write() 
 
     with pytest.raises(TypeError, match="Request expected"):
         fast(object(), 1, 2, SECOND)  # type: ignore[arg-type]
+
+
+@needs_core
+def test_times_too_far_apart_for_int64_fall_back() -> None:
+    """end - start of two int64 values can overflow int64: the renderers format those."""
+    _, mesh = _mesh("normal_load-1")
+    ui = native_ui_formatter()
+    assert ui is not None
+    r = next(e for e in simulation("normal_load-1", "native").run() if type(e) is Request)
+    top = (1 << 63) - 1
+    far = dataclasses.replace(r, t_us=-1, end_us=top, mesh_start_us=-1, mesh_end_us=top)
+    assert mesh(far, 40000, 50000, SECOND) is None
+    assert ui(far, "HTTP/1.1", STAMP) is None
+
+
+@dataclasses.dataclass(slots=True)
+class Partial:
+    """A slotted class with some of the fields the formatters read, not all."""
+
+    client_ip: str
+    mesh_bytes_sent: int
+    method: str
+    request_bytes: int
+
+
+@needs_core
+def test_a_formatter_whose_init_failed_refuses_every_request() -> None:
+    """A failed (re-)init must not leave the class of one call with offsets of another."""
+    from rca.seed import _simcore
+
+    ui = _simcore.UiFormatter(Request)
+    mesh = _simcore.MeshFormatter(
+        {
+            "Request": Request,
+            "escape": json.dumps,
+            "authority": "orders-api:8080",
+            "upstream_cluster": "outbound|8080||orders-api",
+            "web_ip": "10.0.0.1",
+            "downstream_local": "10.0.0.2:8080",
+        }
+    )
+    with pytest.raises(TypeError, match="not an object slot"):
+        _simcore.UiFormatter.__init__(ui, Partial)
+    with pytest.raises(TypeError, match="not an object slot"):
+        _simcore.MeshFormatter.__init__(mesh, {"Request": Partial, "escape": json.dumps})
+    p = Partial("192.0.2.7", 2, "GET", 1)
+    bare = _simcore.UiFormatter.__new__(_simcore.UiFormatter)
+    for fmt in (ui, bare):
+        with pytest.raises(TypeError, match="Request expected"):
+            fmt(p, "HTTP/1.1", STAMP)
+    with pytest.raises(TypeError, match="Request expected"):
+        mesh(p, 1, 2, SECOND)
 
 
 @needs_core
