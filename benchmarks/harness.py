@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -593,29 +593,25 @@ def build_cases(args: argparse.Namespace, probe: dict[str, Any] | None = None) -
     ref = reference_case(cases)
     if ref is not None and not args.skip_one_process:
         # The reference bundle again, forced into one process: the per-core number.
-        cases.append(
-            Case(
-                key=f"{ref.key}{ONE_PROCESS}",
-                label=f"{ref.label}, one process",
-                minutes=ref.minutes,
-                rps=ref.rps,
-                repeats=ref.repeats,
-                floor=ref.floor,
-                kind="one-process",
-                workers=1,
-            )
+        one = Case(
+            key=f"{ref.key}{ONE_PROCESS}",
+            label=f"{ref.label}, one process",
+            minutes=ref.minutes,
+            rps=ref.rps,
+            repeats=ref.repeats,
+            floor=ref.floor,
+            kind="one-process",
+            workers=1,
         )
+        cases.append(one)
         if python_case_skipped(args, probe, ref) is None:
             # ... and on the pure-Python engine: the compiled core's speed-up, same run.
             cases.append(
-                Case(
+                replace(
+                    one,
                     key=f"{ref.key}{ONE_PROCESS_PY}",
-                    label=f"{ref.label}, one process, Python engine",
-                    minutes=ref.minutes,
-                    rps=ref.rps,
-                    repeats=ref.repeats,
-                    kind="one-process",
-                    workers=1,
+                    label=f"{one.label}, Python engine",
+                    floor=False,
                     engine="python",
                 )
             )
