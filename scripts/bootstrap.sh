@@ -20,6 +20,7 @@ cd "$ROOT"
 VENV=.venv
 CONSTRAINTS=requirements/constraints.txt
 STAMP="$VENV/.bootstrap-stamp"
+CORE_UNBUILT="$VENV/.bootstrap-core-unbuilt"  # the last install could not build the core
 APT_PACKAGES=(goaccess pgbadger chromium)  # package name == binary name
 PYTHON="${PYTHON:-python3}"
 
@@ -93,10 +94,11 @@ ensure_python_deps() {
         for tool in pytest ruff mypy snakemake rca-mock; do
             [[ -x "$VENV/bin/$tool" ]] || ok=0
         done
-        # The compiled core is built in place (rca/seed/*.so); rebuild it if it went
-        # missing (git clean), wherever a C compiler could build it.
-        if command -v cc >/dev/null 2>&1 \
-            && ! "$VENV/bin/python" -c 'import rca.seed._simcore' 2>/dev/null; then
+        # The compiled core is built in place (rca/seed/*.so): rebuild it if it went
+        # missing (git clean) after the last install built it. An install that could not
+        # build it (no working compiler) is not retried on every run: the Python engine
+        # writes the same bytes.
+        if [[ ! -f "$CORE_UNBUILT" ]] && ! core_built; then
             ok=0
         fi
         ((ok)) && return
@@ -107,6 +109,19 @@ ensure_python_deps() {
     # not whatever version an isolated build env would fetch today.
     pip_install --no-build-isolation -e '.[dev]'
     printf '%s\n' "$want" >"$STAMP"
+    if core_built; then
+        rm -f "$CORE_UNBUILT"
+    else
+        touch "$CORE_UNBUILT"
+        note "the compiled simulation core was not built (no working C compiler?); the" \
+            "Python engine runs instead (same bytes, about 2x slower). To retry after" \
+            "installing one: rm $CORE_UNBUILT && make env"
+    fi
+}
+
+core_built() {  # the extension imports and matches its source (not stale)
+    "$VENV/bin/python" -c 'import sys, rca.seed._sim as s; sys.exit(not s.native_available())' \
+        2>/dev/null
 }
 
 # ---------------------------------------------------------------- Debian tools
