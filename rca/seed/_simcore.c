@@ -1879,34 +1879,69 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
      &(s)->dash,           &(s)->search_ref, &(s)->became_ready, &(s)->became_unready,      \
      &(s)->empty,          &(s)->transport_refused, &(s)->out}
 
+/* Every reference the core's tables own, outside the event heap, walked in one place:
+ * the collector visits them and Core_clear drops them from this same list, so the two
+ * cannot drift apart when a field is added. */
+typedef int (*SlotFn)(PyObject **slot, void *ctx);
+
+static int core_slots(Core *s, SlotFn fn, void *ctx)
+{
+#define SLOT(p)                          \
+    do {                                 \
+        int rc_ = fn(&(p), ctx);         \
+        if (rc_) return rc_;             \
+    } while (0)
+    PyObject **objs[] = CORE_OBJECTS(s);
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) SLOT(*objs[i]);
+    for (int m = 0; m < M_COUNT; m++) {
+        SLOT(s->mflags[m]);
+        SLOT(s->mdetails[m]);
+    }
+    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) SLOT(s->static_path[i]);
+    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
+        SLOT(s->eps[i].obj);
+        SLOT(s->eps[i].method);
+        SLOT(s->eps[i].template_);
+        SLOT(s->eps[i].qkey);
+    }
+    for (int i = 0; i < s->npods && s->pods; i++) {
+        PodC *p = &s->pods[i];
+        SLOT(p->obj);
+        SLOT(p->upstream_host);
+        SLOT(p->out_refused);
+        SLOT(p->out_deadline);
+        for (int k = 0; k < p->ncont && p->cont; k++) SLOT(p->cont[k].obj);
+    }
+#undef SLOT
+    return 0;
+}
+
+typedef struct {
+    visitproc visit;
+    void *arg;
+} Visit;
+
+static int visit_slot(PyObject **slot, void *ctx)
+{
+    Visit *v = ctx;
+    return *slot ? v->visit(*slot, v->arg) : 0;
+}
+
+static int clear_slot(PyObject **slot, void *ctx)
+{
+    (void)ctx;
+    Py_CLEAR(*slot);
+    return 0;
+}
+
 static int Core_traverse(Core *s, visitproc visit, void *arg)
 {
-    PyObject **objs[] = CORE_OBJECTS(s);
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_VISIT(*objs[i]);
-    for (int m = 0; m < M_COUNT; m++) {
-        Py_VISIT(s->mflags[m]);
-        Py_VISIT(s->mdetails[m]);
-    }
     for (Py_ssize_t i = 0; i < s->nheap; i++) {
         Py_VISIT(s->heap[i].obj);
         if (s->heap[i].flight) Py_VISIT(s->heap[i].flight->params);
     }
-    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_VISIT(s->static_path[i]);
-    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
-        Py_VISIT(s->eps[i].obj);
-        Py_VISIT(s->eps[i].method);
-        Py_VISIT(s->eps[i].template_);
-        Py_VISIT(s->eps[i].qkey);
-    }
-    for (int i = 0; i < s->npods && s->pods; i++) {
-        PodC *p = &s->pods[i];
-        Py_VISIT(p->obj);
-        Py_VISIT(p->upstream_host);
-        Py_VISIT(p->out_refused);
-        Py_VISIT(p->out_deadline);
-        for (int k = 0; k < p->ncont && p->cont; k++) Py_VISIT(p->cont[k].obj);
-    }
-    return 0;
+    Visit v = {visit, arg};
+    return core_slots(s, visit_slot, &v);
 }
 
 /* Drops every reference (the pending events and their flights too); a cleared core
@@ -1921,28 +1956,7 @@ static int Core_clear(Core *s)
         if (s->heap[i].flight) free_flight(s->heap[i].flight);
         s->heap[i].flight = NULL;
     }
-    for (Py_ssize_t i = 0; i < s->nstatic && s->static_path; i++) Py_CLEAR(s->static_path[i]);
-    for (Py_ssize_t i = 0; i < s->neps && s->eps; i++) {
-        Py_CLEAR(s->eps[i].obj);
-        Py_CLEAR(s->eps[i].method);
-        Py_CLEAR(s->eps[i].template_);
-        Py_CLEAR(s->eps[i].qkey);
-    }
-    for (int i = 0; i < s->npods && s->pods; i++) {
-        PodC *p = &s->pods[i];
-        Py_CLEAR(p->obj);
-        Py_CLEAR(p->upstream_host);
-        Py_CLEAR(p->out_refused);
-        Py_CLEAR(p->out_deadline);
-        for (int k = 0; k < p->ncont && p->cont; k++) Py_CLEAR(p->cont[k].obj);
-    }
-    PyObject **objs[] = CORE_OBJECTS(s);
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) Py_CLEAR(*objs[i]);
-    for (int m = 0; m < M_COUNT; m++) {
-        Py_CLEAR(s->mflags[m]);
-        Py_CLEAR(s->mdetails[m]);
-    }
-    return 0;
+    return core_slots(s, clear_slot, NULL);
 }
 
 static void Core_dealloc(Core *s)
