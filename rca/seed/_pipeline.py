@@ -10,8 +10,8 @@ from typing import IO
 from . import scenarios
 from ._models import STREAM_FILES, GenerationRequest
 from ._rng import Rng
-from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick
-from ._sink import SignalHit, Sink
+from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick, resolve_engine
+from ._sink import SignalHit, new_sink
 from ._timefmt import US, from_datetime
 from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
@@ -90,14 +90,15 @@ def run_pass(
 ) -> PassResult:
     """Generate ``streams``; write each to ``outputs[stream]`` if given, else only index it."""
     start, end = window(req)
-    sim = simulation_for(req)
+    engine = resolve_engine()  # the simulation's, and so the sinks' and formatters'
+    sim = simulation_for(req, engine)
     stack, plan = sim.stack, sim.plan
     noise = {"low": 0.4, "medium": 1.0, "high": 2.5}[req.noise_profile]
     ctx = RenderContext(req.seed, req.scenario, start, end, noise, stack, plan)
     outputs = outputs or {}
-    sinks = {s: Sink(STREAM_FILES[s], outputs.get(s)) for s in streams}
+    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine) for s in streams}
     renderers = [RENDERERS[s](ctx, sinks[s]) for s in streams]
-    on_request = [r.request for r in renderers]
+    on_request = [r.handler() for r in renderers]
     for e in sim.run():
         if type(e) is Request:  # the common case first, without isinstance's MRO walk
             for handle in on_request:

@@ -50,7 +50,7 @@ from ._topology import (
     Pod,
     Stack,
 )
-from .scenarios import Fact, Plan
+from .scenarios import Fact, Plan, unchanged
 
 try:  # the compiled main loop (_simcore.c), built by `pip install -e .`; optional
     from . import _simcore
@@ -511,6 +511,7 @@ class Simulation:
             "rate_at": self._rate_at(self._rate_scale()),
             "cpu_time": plan.cpu_time,
             "db_time": plan.db_time,
+            "unchanged": unchanged,
             "ids_key": ids.key,  # the core derives hex("req", n, 32) itself
             "Request": Request,
             "Attempt": Attempt,

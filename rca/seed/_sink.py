@@ -9,6 +9,10 @@ While writing, the sink numbers lines, hashes bytes, and indexes *signals*: for 
 signal key (``api.hikari_timeout``, ``mesh.504.UT`` ...) the first line that shows it,
 how often it occurred and when. Ground truth is built from that index, so every
 evidence pointer is a line this very pass wrote.
+
+``Sink`` is the reference. With the native engine, ``new_sink`` returns its compiled
+twin (``_simcore.Sink``): the same writes, bytes and index, and the compiled request
+handlers of the busiest renderers add to it without a Python call.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any, Protocol
 
 
 @dataclass(slots=True)
@@ -28,6 +32,38 @@ class SignalHit:
     request_id: str | None
     count: int = 1
     last_t_us: int = 0
+
+
+class LineSink(Protocol):
+    """What renderers and the pipeline use of a sink (``Sink`` or ``_simcore.Sink``)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def sha(self) -> Any: ...  # a hashlib.sha256 object
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def lines(self) -> int: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def signals(self) -> dict[str, SignalHit]: ...
+
+    def add(
+        self, t_us: int, text: str, keys: tuple[str, ...] = (), request_id: str | None = None
+    ) -> None: ...
+    def flush_before(self, watermark_us: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def new_sink(file: str, out: IO[bytes] | None, engine: str) -> LineSink:
+    """The compiled sink for the ``native`` engine, else the reference."""
+    if engine == "native":
+        from . import _simcore
+
+        return _simcore.Sink(file, out, hashlib.sha256(), SignalHit)
+    return Sink(file, out)
 
 
 class Sink:

@@ -28,7 +28,8 @@ def test_the_caller_renders_the_costliest_group() -> None:
 
 
 def test_two_workers_split_the_heavy_streams() -> None:
-    assert _parallel.stream_groups(2) == [("ui", "mesh"), ("api", "db", "k8s")]
+    # api alone costs about what the other four cost together (see STREAM_COST)
+    assert _parallel.stream_groups(2) == [("api",), ("ui", "db", "k8s", "mesh")]
 
 
 def test_small_bundles_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -483,6 +483,7 @@ def test_the_mesh_renderer_formats_itself_what_c_hands_back() -> None:
 
     renderer.request(odd)
 
+    assert isinstance(renderer.out, Sink)
     (entry,) = renderer.out._pending
     assert entry[2].endswith('"x_forwarded_for":"192.0.2.7\u00e9"}')
     assert json.loads(entry[2])["x_forwarded_for"] == "192.0.2.7\u00e9"

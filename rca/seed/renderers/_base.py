@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._rng import IdSource, Rng
-from .._sim import ProbeResult, Request
-from .._sink import Sink
+from .._sim import ProbeResult, Request, native_available
+from .._sink import LineSink
 from .._topology import Stack
 from ..scenarios import Fact, Plan
 
@@ -32,7 +34,7 @@ class Renderer:
 
     stream: str = ""
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         self.ctx = ctx
         self.out = sink
         self.rng = Rng(ctx.seed, ctx.scenario, self.stream)
@@ -44,6 +46,24 @@ class Renderer:
 
     def request(self, r: Request) -> None:
         """A finished request."""
+
+    def handler(self) -> Callable[[Request], object]:
+        """What the pass calls for each finished request: ``request``, or its compiled
+        twin where a renderer has one (the same draws and lines; see ``compiled``)."""
+        return self.request
+
+    def compiled(self, **config: Any) -> Callable[[Request], object] | None:
+        """``_simcore.RequestHandler(self.stream, ...).request`` when this renderer
+        writes to the compiled sink (the native engine), else None. It hands back to
+        the Python code in ``config["fallback"]`` whatever it does not render itself."""
+        if not native_available():
+            return None
+        from .. import _simcore
+
+        if not isinstance(self.out, _simcore.Sink):
+            return None
+        config |= {"Request": Request, "random": self.rng.random, "sink": self.out}
+        return _simcore.RequestHandler(self.stream, config).request
 
     def fact(self, f: Fact) -> None:
         """A scheduled fact addressed to any stream (ignore the others')."""

@@ -13,9 +13,11 @@ unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import _timefmt as tf
 from .._sim import Attempt, Request
-from .._sink import Sink
+from .._sink import LineSink
 from .._topology import Pod
 from ..scenarios import Fact
 from ._base import RenderContext, Renderer
@@ -34,6 +36,9 @@ L_HIKARI_POOL = "com.zaxxer.hikari.pool.HikariPool"
 L_SWEEPER = "com.example.orders.jobs.AbandonedCartSweeper"
 L_TOMCAT = "org.springframework.boot.web.embedded.tomcat.TomcatWebServer"
 
+TOMCAT_THREADS = 24  # the request threads a line may name (server.tomcat.threads.max)
+# Their %15.15t fields, by thread number - 1 (for the compiled handler).
+THREADS = tuple(thread_field(f"http-nio-8080-exec-{k}") for k in range(1, TOMCAT_THREADS + 1))
 HEAP_MAX_MB = 576  # -XX:MaxRAMPercentage=75 of the 768 Mi limit
 BASE_USED = 0.38
 HIKARI_JAR = "~[HikariCP-6.3.0.jar!/:na]"
@@ -83,7 +88,7 @@ NPE_MESSAGE = (
 class ApiRenderer(Renderer):
     stream = "api"
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         self._gc_n: dict[str, int] = {}
         self._next_gc: dict[str, int] = {}
@@ -102,6 +107,19 @@ class ApiRenderer(Renderer):
         return "\n".join(prefix + ln for ln in lines)
 
     # ------------------------------------------------------------------ requests
+    def handler(self) -> Callable[[Request], object]:
+        # The compiled twin renders the successful attempts (nearly all of them) and
+        # hands every other attempt to _attempt, before drawing anything for it.
+        fast = self.compiled(
+            Attempt=Attempt,
+            fallback=self._attempt,
+            ids_key=self.ids.key,
+            threads=THREADS,
+            logger=logger_field(L_ACCESS),
+            app=APP,
+        )
+        return self.request if fast is None else fast
+
     def request(self, r: Request) -> None:
         if r.kind != "api":
             return
@@ -114,7 +132,7 @@ class ApiRenderer(Renderer):
         ep = r.endpoint
         assert ep is not None
         pod = a.pod
-        thread = f"http-nio-8080-exec-{1 + int(self.rng.random() * 24)}"
+        thread = f"http-nio-8080-exec-{1 + int(self.rng.random() * TOMCAT_THREADS)}"
         corr = f"[{r.trace_id},{self.span_id(r.n, i)},{r.request_id}] "
         rid = r.request_id
         ex = (f"exemplar.{r.exemplar}.api",) if r.exemplar else ()

@@ -20,7 +20,7 @@ import heapq
 from .. import _timefmt as tf
 from .._catalog import Query
 from .._sim import Request
-from .._sink import Sink
+from .._sink import LineSink
 from .._topology import DB_DATABASE, DB_USER, Pod
 from ..scenarios import Fact
 from ._base import RenderContext, Renderer
@@ -33,7 +33,7 @@ UNKNOWN = "[unknown]"
 class DbRenderer(Renderer):
     stream = "db"
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         rng = self.rng
         start = ctx.window_start_us

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import _timefmt as tf
 from .._sim import ProbeResult
-from .._sink import Sink
+from .._sink import LineSink
 from .._topology import API_SERVICE, NAMESPACE, Container, Node, Pod
 from ..scenarios import Fact
 from ._base import RenderContext, Renderer
@@ -29,7 +29,7 @@ def _q(value: str) -> str:
 class K8sRenderer(Renderer):
     stream = "k8s"
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         self.nodes = {n.name: n for n in ctx.stack.nodes}
         rng = self.rng

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .. import _timefmt as tf
 from .._sim import Request, resolve_engine
-from .._sink import Sink
+from .._sink import LineSink
 from .._timefmt import US
 from .._topology import API_FQDN, API_PORT
 from ._base import RenderContext, Renderer
@@ -67,7 +67,7 @@ def native_mesh_formatter(web_ip: str, downstream_local: str) -> MeshFormat | No
 class MeshRenderer(Renderer):
     stream = "mesh"
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         self.web_ip = ctx.stack.web_pod.ip
         self.downstream_local = f"{ctx.stack.api_cluster_ip}:{API_PORT}"
@@ -77,6 +77,12 @@ class MeshRenderer(Renderer):
         self._sec_text = ""
         # With the native engine, the compiled formatter writes what line() writes.
         self._fast = native_mesh_formatter(self.web_ip, self.downstream_local)
+
+    def handler(self) -> Callable[[Request], object]:
+        if self._fast is None:
+            return self.request
+        fast = self.compiled(formatter=self._fast, line=self.line, fallback=self.request)
+        return self.request if fast is None else fast
 
     def request(self, r: Request) -> None:
         if r.kind != "api":

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .. import _timefmt as tf
 from .._sim import Request, resolve_engine
-from .._sink import Sink
+from .._sink import LineSink
 from .._topology import SITE_HOST
 from ._base import RenderContext, Renderer
 
@@ -40,7 +40,7 @@ def native_ui_formatter() -> UiFormat | None:
 class UiRenderer(Renderer):
     stream = "ui"
 
-    def __init__(self, ctx: RenderContext, sink: Sink) -> None:
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         self.workers = [29, 30]
         self.reload_at = None
@@ -55,6 +55,12 @@ class UiRenderer(Renderer):
         if self.reload_at is not None and r.t_us >= self.reload_at:
             pids = [41, 42]
         return pids[r.n % 2]
+
+    def handler(self) -> Callable[[Request], object]:
+        if self._fast is None:
+            return self.request
+        fast = self.compiled(formatter=self._fast, line=self.line, fallback=self.request)
+        return self.request if fast is None else fast
 
     def request(self, r: Request) -> None:
         scanner = r.kind == "scanner"

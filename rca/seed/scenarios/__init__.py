@@ -9,9 +9,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._base import Fact, LabelSpec, Plan, PlanContext, Scenario
+from ._base import Fact, LabelSpec, Plan, PlanContext, Scenario, unchanged
 
-__all__ = ["Fact", "LabelSpec", "Plan", "PlanContext", "Scenario", "get", "scenario_ids"]
+__all__ = [
+    "Fact",
+    "LabelSpec",
+    "Plan",
+    "PlanContext",
+    "Scenario",
+    "get",
+    "scenario_ids",
+    "unchanged",
+]
 
 _loaded = False
 

@@ -28,7 +28,9 @@ class Fact:
     data: FactData = field(default_factory=dict)
 
 
-def _one(_t: int, *_args: object) -> float:
+def unchanged(_t: int, *_args: object) -> float:
+    """The neutral multiplier: a plan's hooks default to it (the compiled core knows it
+    is 1.0 and skips the call)."""
     return 1.0
 
 
@@ -41,11 +43,11 @@ class Plan:
     peak_us: int | None = None
     recovery_us: int | None = None
     # Traffic multiplier on the arrival rate at time t.
-    rate: Callable[[int], float] = _one
+    rate: Callable[[int], float] = unchanged
     # Multiplier on the duration of query ``key`` at time t.
-    db_time: Callable[[int, str], float] = _one
+    db_time: Callable[[int, str], float] = unchanged
     # Multiplier on application (CPU) time for a pod at time t (GC pressure).
-    cpu_time: Callable[[int, Pod], float] = _one
+    cpu_time: Callable[[int, Pod], float] = unchanged
     # Fraction of the max heap still used after a young GC (GC pressure, leaks).
     heap_used: Callable[[int, Pod], float] = lambda _t, _p: 0.38
     # HikariCP maximum-pool-size of every orders-api pod.
