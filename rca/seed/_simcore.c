@@ -2154,7 +2154,9 @@ static int put_json_str(Buf *b, PyObject *s, PyObject *escape)
 }
 static int int_field(PyObject *v, int64_t *out)
 {
-    if (!PyLong_CheckExact(v)) return -1;
+    /* v may be NULL: the handlers pass request slots straight in, and an unset slot (a
+     * deleted attribute) is off the fast path, not a NULL dereference. */
+    if (!v || !PyLong_CheckExact(v)) return -1;
     int overflow;
     /* Not PyLong_AsLongLong: for microsecond times (two 30-bit digits) it goes through
      * _PyLong_AsByteArray, several times slower. */
@@ -2234,6 +2236,9 @@ static PyObject *mesh_line(MeshFormatter *self, PyObject *const *f, long long po
         (f[MF_SERVICE_MS] != Py_None && int_field(f[MF_SERVICE_MS], &service_ms)))
         Py_RETURN_NONE; /* not plain ints: the renderer formats the line */
     int has_host = f[MF_HOST] != Py_None;
+    /* Held: escape runs Python code, which could re-init the formatter (and drop
+     * self->escape) between the path's escape and the user agent's. */
+    PyObject *escape = Py_NewRef(self->escape);
     int64_t duration = floordiv(end - start, 1000);
     if (duration < 0) duration = 0;
     int64_t ms = floordiv(start - floordiv(start, 1000000) * 1000000, 1000);
@@ -2257,7 +2262,10 @@ static PyObject *mesh_line(MeshFormatter *self, PyObject *const *f, long long po
     PUTS(&b, ",\"method\":\"");
     put_ascii(&b, f[MF_METHOD]);
     PUTS(&b, "\",\"path\":");
-    if (put_json_str(&b, f[MF_PATH], self->escape) < 0) return NULL;
+    if (put_json_str(&b, f[MF_PATH], escape) < 0) {
+        Py_DECREF(escape);
+        return NULL;
+    }
     PUTS(&b, ",\"protocol\":\"HTTP/1.1\",\"request_id\":\"");
     put_ascii(&b, f[MF_REQUEST_ID]);
     PUTS(&b, "\",\"requested_server_name\":null,\"response_code\":");
@@ -2301,7 +2309,9 @@ static PyObject *mesh_line(MeshFormatter *self, PyObject *const *f, long long po
         PUTS(&b, "\"");
     }
     PUTS(&b, ",\"user_agent\":");
-    if (put_json_str(&b, f[MF_AGENT], self->escape) < 0) return NULL;
+    int esc_rc = put_json_str(&b, f[MF_AGENT], escape);
+    Py_DECREF(escape);
+    if (esc_rc < 0) return NULL;
     PUTS(&b, ",\"x_forwarded_for\":\"");
     put_ascii(&b, f[MF_CLIENT_IP]);
     PUTS(&b, "\"}");
@@ -2678,14 +2688,25 @@ static int sink_emit(Sink *s, SinkEntry *e)
     PyObject *keys = PySequence_Fast(e->keys, "Sink: keys must be a sequence");
     if (!keys) return -1;
     int rc = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(keys) && rc == 0; i++)
-        rc = sink_signal(s, PySequence_Fast_GET_ITEM(keys, i), line, e);
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(keys) && rc == 0; i++) {
+        /* Held: a list of keys is the caller's own, and the Python code sink_signal runs
+         * (the key's __hash__/__eq__, SignalHit) could remove the key from it. */
+        PyObject *key = Py_NewRef(PySequence_Fast_GET_ITEM(keys, i));
+        rc = sink_signal(s, key, line, e);
+        Py_DECREF(key);
+    }
     Py_DECREF(keys);
     return rc;
 }
 
 static int sink_flush(Sink *s, int64_t watermark)
 {
+    if (!s->signals || !s->sha || !s->SignalHit || !s->out) {
+        /* Sink.__new__ without __init__, or cleared by the collector: the writes and
+         * the signal index would dereference NULL. */
+        PyErr_SetString(PyExc_RuntimeError, "Sink: not initialized");
+        return -1;
+    }
     Py_ssize_t n = s->n, cut = 0;
     for (Py_ssize_t i = 1; i < n; i++)
         if (entry_cmp(&s->pend[i - 1], &s->pend[i]) > 0) {
@@ -2872,6 +2893,7 @@ typedef struct {
     Py_ssize_t fixed_len; /* api: app twice, the longest thread, the logger */
     uint64_t ids_keyed[8];
     SecText sec;
+    int busy; /* requests in progress: __init__ refused meanwhile (it clears every slot) */
 } RequestHandler;
 
 static PyObject *S_SCANNER, *S_API, *S_HTTP11, *S_HTTP20, *S_NAME, *S_UI_SLOW, *S_MESH_SLOW,
@@ -2908,7 +2930,12 @@ static int draw(RequestHandler *h, double *x)
     if (!v) return -1;
     *x = PyFloat_AsDouble(v);
     Py_DECREF(v);
-    return (*x == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    if (*x == -1.0 && PyErr_Occurred()) return -1;
+    if (!(*x >= 0.0 && *x < 1.0)) { /* NaN too: the casts of x * n would be undefined */
+        PyErr_SetString(PyExc_ValueError, "random() returned a value outside [0, 1)");
+        return -1;
+    }
+    return 0;
 }
 
 static inline PyObject *rfield(RequestHandler *h, PyObject *r, int i)
@@ -2927,12 +2954,17 @@ static PyObject *with_exemplar(PyObject *keys, PyObject *exemplar, const char *s
         Py_DECREF(keys);
         return NULL;
     }
+    /* Held: __bool__ runs Python code, which could set the request's exemplar and free
+     * this one before str() below. */
+    Py_INCREF(exemplar);
     int yes = PyObject_IsTrue(exemplar);
     if (yes <= 0) {
+        Py_DECREF(exemplar);
         if (yes < 0) Py_CLEAR(keys);
         return keys;
     }
     PyObject *key = PyUnicode_FromFormat("exemplar.%S.%s", exemplar, stream);
+    Py_DECREF(exemplar);
     PyObject *one = key ? PyTuple_Pack(1, key) : NULL;
     PyObject *all = one ? PySequence_Concat(keys, one) : NULL;
     Py_XDECREF(key);
@@ -2977,6 +3009,12 @@ static PyObject *ui_request(RequestHandler *h, PyObject *r)
     double x;
     if (draw(h, &x) < 0) return NULL;
     PyObject *proto = x < 0.25 ? S_HTTP11 : S_HTTP20;
+    /* The formatter reads r at its own class's offsets: it may have been re-initialized
+     * for another class since (from Python, or by the draw above). */
+    if (((UiFormatter *)h->formatter)->Request != h->Request) {
+        PyErr_SetString(PyExc_TypeError, "formatter: configured for another class");
+        return NULL;
+    }
     Py_INCREF(r);
     PyObject *line =
         ui_line((UiFormatter *)h->formatter, r, proto, h->sec.text, h->sec.len);
@@ -2985,6 +3023,10 @@ static PyObject *ui_request(RequestHandler *h, PyObject *r)
         PyObject *stamp = ascii_str(h->sec.text, (Py_ssize_t)h->sec.len);
         line = stamp ? PyObject_CallFunctionObjArgs(h->line, r, proto, stamp, NULL) : NULL;
         Py_XDECREF(stamp);
+    }
+    if (!line) { /* not on to the keys (and their Python code) with an exception set */
+        Py_DECREF(r);
+        return NULL;
     }
     PyObject *keys;
     if (status >= 500) {
@@ -3014,13 +3056,23 @@ static PyObject *mesh_request(RequestHandler *h, PyObject *r)
         !rfield(h, r, RH_ATTEMPTS) || !rfield(h, r, RH_EXEMPLAR) ||
         !rfield(h, r, RH_REQUEST_ID) || sec_text(h, floordiv(start, 1000000)))
         return call_fallback(h, r); /* MeshRenderer.request */
+    /* Held: the draws, the line's escape and the fallback line() run Python code, which
+     * could set r.mesh_flags and free the value read above before the key uses it. */
+    Py_INCREF(flags);
     double x = 0.0, y;
-    if (host != Py_None && draw(h, &x) < 0) return NULL;
-    if (draw(h, &y) < 0) return NULL;
+    if ((host != Py_None && draw(h, &x) < 0) || draw(h, &y) < 0) {
+        Py_DECREF(flags);
+        return NULL;
+    }
     long long local = host == Py_None ? 0 : 33000 + (long long)(x * 28000);
     long long remote = 33000 + (long long)(y * 28000);
-    Py_INCREF(r);
     MeshFormatter *fmt = (MeshFormatter *)h->formatter;
+    if (fmt->Request != h->Request) { /* re-initialized since: its offsets are another's */
+        PyErr_SetString(PyExc_TypeError, "formatter: configured for another class");
+        Py_DECREF(flags);
+        return NULL;
+    }
+    Py_INCREF(r);
     PyObject *f[MF_N], *line = NULL;
     int have = 1;
     for (int i = 0; i < MF_N; i++)
@@ -3040,6 +3092,11 @@ static PyObject *mesh_request(RequestHandler *h, PyObject *r)
         Py_XDECREF(sec);
         Py_XDECREF(a);
         Py_XDECREF(b);
+    }
+    if (!line) { /* not on to the keys (and their Python code) with an exception set */
+        Py_DECREF(flags);
+        Py_DECREF(r);
+        return NULL;
     }
     PyObject *keys = NULL;
     if (code >= 500) {
@@ -3063,6 +3120,7 @@ static PyObject *mesh_request(RequestHandler *h, PyObject *r)
     } else if (!PyErr_Occurred()) {
         keys = PyTuple_New(0);
     }
+    Py_DECREF(flags);
     PyObject *res = add_line(h, end, line, keys, rfield(h, r, RH_REQUEST_ID));
     Py_DECREF(r);
     return res;
@@ -3086,23 +3144,35 @@ static int api_ok(RequestHandler *h, PyObject *r, Py_ssize_t i, PyObject *a)
         !is_ascii_str(method) || !is_ascii_str(path) || !exemplar ||
         sec_text(h, floordiv(end, 1000000)))
         return 0;
+    /* Held from here: the pod's name lookup and the draw run Python code, which could set
+     * the request's fields and free the values read above (and measured for the room). */
+    PyObject *held[] = {trace, rid, method, path, exemplar};
+    for (int k = 0; k < 5; k++) Py_INCREF(held[k]);
+    int rc = -1;
     PyObject *name = PyObject_GetAttr(af[AH_POD], S_NAME);
-    if (!name) return -1;
+    if (!name) goto done;
     /* Everything but the numbers, whose room is reserved, must fit the buffer. */
     Py_ssize_t room = 256 + h->fixed_len;
     PyObject *texts[] = {name, trace, rid, method, path};
     for (int k = 0; k < 5; k++) room += is_ascii_str(texts[k]) ? PyUnicode_GET_LENGTH(texts[k]) : 1 << 20;
     if (room > 16000) {
         Py_DECREF(name);
-        return 0;
+        rc = 0;
+        goto done;
     }
     double x;
     if (draw(h, &x) < 0) {
         Py_DECREF(name);
-        return -1;
+        goto done;
     }
     Py_ssize_t nthreads = PyTuple_GET_SIZE(h->threads);
-    PyObject *thread = PyTuple_GET_ITEM(h->threads, (Py_ssize_t)(x * (double)nthreads));
+    double pos = x * (double)nthreads;
+    if (!(pos >= 0.0 && pos < (double)nthreads)) { /* random() outside [0, 1) (or NaN) */
+        Py_DECREF(name);
+        PyErr_SetString(PyExc_ValueError, "api: random() returned a value outside [0, 1)");
+        goto done;
+    }
+    PyObject *thread = PyTuple_GET_ITEM(h->threads, (Py_ssize_t)pos);
     char span[17];
     b2b_id_hex(h->ids_keyed, "span", n * 8 + i, 8, span);
     span[16] = 0;
@@ -3141,9 +3211,10 @@ static int api_ok(RequestHandler *h, PyObject *r, Py_ssize_t i, PyObject *a)
     Py_DECREF(name);
     if (!b.ok) { /* cannot happen: the room was counted before the draw */
         PyErr_SetString(PyExc_SystemError, "api access line overflowed its buffer");
-        return -1;
+        goto done;
     }
     PyObject *line = ascii_str(text, b.p - text);
+    if (!line) goto done; /* not on to the keys (and their Python code) with an error set */
     PyObject *keys;
     if (status >= 500)
         keys = with_exemplar(PyTuple_Pack(1, S_API_5XX), exemplar, "api");
@@ -3151,9 +3222,12 @@ static int api_ok(RequestHandler *h, PyObject *r, Py_ssize_t i, PyObject *a)
         keys = with_exemplar(PyTuple_Pack(1, S_API_SLOW), exemplar, "api");
     else
         keys = with_exemplar(PyTuple_New(0), exemplar, "api");
-    PyObject *done = add_line(h, end, line, keys, rid);
-    Py_XDECREF(done);
-    return done ? 1 : -1;
+    PyObject *added = add_line(h, end, line, keys, rid);
+    Py_XDECREF(added);
+    rc = added ? 1 : -1;
+done:
+    for (int k = 0; k < 5; k++) Py_DECREF(held[k]);
+    return rc;
 }
 
 static PyObject *api_request(RequestHandler *h, PyObject *r)
@@ -3202,14 +3276,14 @@ static PyObject *RequestHandler_request(RequestHandler *h, PyObject *r)
         PyErr_SetString(PyExc_TypeError, "RequestHandler: a Request expected");
         return NULL;
     }
-    switch (h->stream) {
-    case H_UI:
-        return ui_request(h, r);
-    case H_MESH:
-        return mesh_request(h, r);
-    default:
-        return api_request(h, r);
-    }
+    /* Counted: the Python code a request runs could call __init__ again, which clears
+     * the slots (and may change the class and offsets) this request still uses. */
+    h->busy++;
+    PyObject *res = h->stream == H_UI     ? ui_request(h, r)
+                    : h->stream == H_MESH ? mesh_request(h, r)
+                                          : api_request(h, r);
+    h->busy--;
+    return res;
 }
 
 static int RequestHandler_clear(RequestHandler *h)
@@ -3258,6 +3332,10 @@ static int RequestHandler_init(RequestHandler *h, PyObject *args, PyObject *kw)
     const char *stream;
     PyObject *cfg;
     if (!PyArg_ParseTuple(args, "sO!:RequestHandler", &stream, &PyDict_Type, &cfg)) return -1;
+    if (h->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "RequestHandler: re-initialized during a request");
+        return -1;
+    }
     RequestHandler_clear(h); /* the class last: a failed (re-)init refuses every request */
     int which = !strcmp(stream, "ui") ? H_UI : !strcmp(stream, "mesh") ? H_MESH
                 : !strcmp(stream, "api")                                ? H_API
@@ -3293,8 +3371,10 @@ static int RequestHandler_init(RequestHandler *h, PyObject *args, PyObject *kw)
             !(key = get_typed(cfg, "ids_key", &PyBytes_Type)))
             goto fail;
         Py_ssize_t nt = PyTuple_GET_SIZE(h->threads);
-        int good = nt > 0 && PyBytes_GET_SIZE(key) <= 64 && is_ascii_str(h->logger) &&
-                   is_ascii_str(h->app);
+        /* An empty key is refused, as in Core_init: b2b_keyed always absorbs a key block,
+         * which BLAKE2b does only for a non-empty key (other span ids than hashlib's). */
+        int good = nt > 0 && PyBytes_GET_SIZE(key) >= 1 && PyBytes_GET_SIZE(key) <= 64 &&
+                   is_ascii_str(h->logger) && is_ascii_str(h->app);
         h->fixed_len = good ? 2 * PyUnicode_GET_LENGTH(h->app) + PyUnicode_GET_LENGTH(h->logger) : 0;
         for (Py_ssize_t i = 0; good && i < nt; i++) {
             PyObject *t = PyTuple_GET_ITEM(h->threads, i);
@@ -3304,7 +3384,7 @@ static int RequestHandler_init(RequestHandler *h, PyObject *args, PyObject *kw)
         if (!good) {
             Py_DECREF(key);
             PyErr_SetString(PyExc_ValueError,
-                            "api: threads (ASCII str), logger, app (ASCII), ids_key (<= 64 bytes)");
+                            "api: threads (ASCII str), logger, app (ASCII), ids_key (1-64 bytes)");
             goto fail;
         }
         b2b_keyed(h->ids_keyed, (const uint8_t *)PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),

@@ -391,3 +391,55 @@ def test_signal_hits_are_plain_dataclasses() -> None:
     position: the field order is part of its contract."""
     names = [f.name for f in dataclasses.fields(SignalHit)]
     assert names == ["signal", "line", "text", "t_us", "request_id", "count", "last_t_us"]
+
+
+# ------------------------------------------------------------------ misuse (found by ASan)
+def _ui_config(ui: UiRenderer) -> dict[str, Any]:
+    from rca.seed import _simcore
+
+    return {
+        "Request": Request,
+        "random": ui.rng.random,
+        "sink": ui.out,
+        "fallback": ui.request,
+        "line": ui.line,
+        "formatter": _simcore.UiFormatter(Request),
+    }
+
+
+@needs_core
+def test_misuse_is_an_exception_not_a_crash(
+    native_ctx: tuple[RenderContext, list[Request]],
+) -> None:
+    from rca.seed import _simcore
+
+    ctx, requests = native_ctx
+    api_request = next(r for r in requests if r.kind == "api")
+    # A request with an unset slot: each handler hands it back; Python names the field.
+    for stream in HANDLED:
+        _, handler, _ = twins(stream, ctx)
+        r = dataclasses.replace(api_request)
+        del r.end_us, r.mesh_start_us, r.n
+        with pytest.raises(AttributeError):
+            handler(r)
+    # A sink that never ran __init__.
+    bare = _simcore.Sink.__new__(_simcore.Sink)
+    bare.add(1, "x")
+    with pytest.raises(RuntimeError, match="not initialized"):
+        bare.close()
+    # A random() outside [0, 1): no index or port is computed from it.
+    ui = UiRenderer(ctx, new_sink(STREAM_FILES["ui"], None, "native"))
+    for value in (1.0, -0.5, float("nan")):
+        h = _simcore.RequestHandler("ui", _ui_config(ui) | {"random": lambda v=value: v})
+        with pytest.raises(ValueError, match=r"outside \[0, 1\)"):
+            h.request(api_request)
+    # Re-initialising a handler from the Python code it runs is refused.
+    box: dict[str, Any] = {}
+
+    def reinit() -> float:
+        box["handler"].__init__("ui", _ui_config(ui))
+        return 0.5
+
+    box["handler"] = _simcore.RequestHandler("ui", _ui_config(ui) | {"random": reinit})
+    with pytest.raises(RuntimeError, match="re-initialized during a request"):
+        box["handler"].request(api_request)
