@@ -254,6 +254,8 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
                 out[key] = first[key]
         cpu = [s.result["cpu_s"] for s in samples if "cpu_s" in s.result]
         out["cpu_s"] = med(cpu)
+        sys_cpu = [s.result["sys_s"] for s in samples if "sys_s" in s.result]
+        out["sys_s"] = med(sys_cpu)
         imports = [s.result["import_s"] for s in samples if "import_s" in s.result]
         out["import_s"] = med(imports)
         if out["seconds"] and out.get("lines") is not None:
@@ -1023,12 +1025,22 @@ def assemble(
         size_ratio = b.requests / a.requests
         ratio = bundles[b.key]["seconds"] / bundles[a.key]["seconds"]
         limit = T_SCALING_SLACK * size_ratio
+
+        def user_cpu(key: str) -> float | None:
+            cpu, sys_cpu = bundles[key].get("cpu_s"), bundles[key].get("sys_s")
+            return None if cpu is None or sys_cpu is None else cpu - sys_cpu
+
+        ua, ub = user_cpu(a.key), user_cpu(b.key)
         scaling.append(
             {
                 "from": a.key,
                 "to": b.key,
                 "size_ratio": size_ratio,
                 "time_ratio": ratio,
+                # Informative: the generator's own CPU, without the kernel's page-cache
+                # writes (whose cost per byte grows with the volume on some machines).
+                "user_cpu_ratio": ub / ua if ua and ub is not None else None,
+                "sys_s": (bundles[a.key].get("sys_s"), bundles[b.key].get("sys_s")),
                 "limit": limit,
                 "result": verdict(ratio, limit),
             }
@@ -1298,7 +1310,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
         "imports, generation, exit). *processes* = processes rendering the bundle (the "
         "generator splits bundles of 20k+ requests over up to 3 CPUs; `-1p` rows force one, "
         "`-1p-py` also forces the pure-Python simulation engine); "
-        "*CPU s* = user + system time of all of them. lines = lines of the five log streams. "
+        "*CPU s* = user + system time of all of them (*of which sys*: the kernel's part). lines = lines of the five log streams. "
         "MB = 10^6 bytes; peak RSS = max over runs of `ru_maxrss` (`os.wait4`), summed over "
         "the processes of a split bundle.",
         "",
@@ -1347,6 +1359,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 b["seconds"],
                 spread,
                 b.get("cpu_s"),
+                b.get("sys_s"),
                 b["process_s"],
                 b.get("lines"),
                 None if b.get("bytes") is None else b["bytes"] / MB,
@@ -1368,6 +1381,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 "generate s",
                 "min–max",
                 "CPU s",
+                "of which sys",
                 "process s",
                 "lines",
                 "MB",
@@ -1461,10 +1475,21 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 s["time_ratio"],
                 f"<= {fmt_num(s['limit'])}",
                 s["result"],
+                s.get("user_cpu_ratio"),
+                " → ".join(fmt_num(v) for v in s.get("sys_s") or ()),
             ]
             for s in rep["scaling"]
         ]
-        lines += [table(["sizes", "size ratio", "time ratio", "limit", "result"], rows), ""]
+        headers = ["sizes", "size ratio", "time ratio", "limit", "result"]
+        headers += ["user CPU ratio", "sys s"]
+        lines += [
+            table(headers, rows),
+            "",
+            "*user CPU ratio* (informative) is the generator's own CPU time, without the "
+            "kernel's (*sys s*: mostly copying the output into the page cache, whose cost per "
+            "byte can grow with the volume written).",
+            "",
+        ]
     else:
         lines += ["_fewer than two sizes measured_", ""]
 
