@@ -1031,6 +1031,8 @@ def assemble(
             return None if cpu is None or sys_cpu is None else cpu - sys_cpu
 
         ua, ub = user_cpu(a.key), user_cpu(b.key)
+        fa = (bundles[a.key].get("floor") or {}).get("seconds")
+        fb = (bundles[b.key].get("floor") or {}).get("seconds")
         scaling.append(
             {
                 "from": a.key,
@@ -1041,6 +1043,8 @@ def assemble(
                 # writes (whose cost per byte grows with the volume on some machines).
                 "user_cpu_ratio": ub / ua if ua and ub is not None else None,
                 "sys_s": (bundles[a.key].get("sys_s"), bundles[b.key].get("sys_s")),
+                # Informative: the same ratio for the raw write of the same bytes.
+                "floor_ratio": fb / fa if fa and fb else None,
                 "limit": limit,
                 "result": verdict(ratio, limit),
             }
@@ -1477,17 +1481,19 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 s["result"],
                 s.get("user_cpu_ratio"),
                 " → ".join(fmt_num(v) for v in s.get("sys_s") or ()),
+                s.get("floor_ratio"),
             ]
             for s in rep["scaling"]
         ]
         headers = ["sizes", "size ratio", "time ratio", "limit", "result"]
-        headers += ["user CPU ratio", "sys s"]
+        headers += ["user CPU ratio", "sys s", "raw-write floor ratio"]
         lines += [
             table(headers, rows),
             "",
-            "*user CPU ratio* (informative) is the generator's own CPU time, without the "
+            "Informative: *user CPU ratio* is the generator's own CPU time, without the "
             "kernel's (*sys s*: mostly copying the output into the page cache, whose cost per "
-            "byte can grow with the volume written).",
+            "byte can grow with the volume written); *raw-write floor ratio* is the same ratio "
+            "for writing the same bytes and nothing else.",
             "",
         ]
     else:
@@ -1638,8 +1644,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--floor-max",
         type=int,
-        default=100_000,
-        help="measure the raw-write floor for sized cases up to this many requests",
+        default=1_000_000,
+        help="measure the raw-write floor for sized cases up to this many requests "
+        "(the scaling table compares the floors too)",
     )
     p.add_argument(
         "--streams-max",

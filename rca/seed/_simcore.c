@@ -2518,7 +2518,7 @@ static PyTypeObject UiFormatterType = {
 /* Sink(file, out, sha, SignalHit): _sink.Sink (the reference) with the same bytes, the
  * same writes and the same signal index, kept in C. Entries wait in an array until the
  * watermark passes them; a flush sorts them by (instant, arrival), appends their UTF-8
- * to one buffer, and writes (and hashes) that buffer every 512 entries or more, exactly
+ * to one buffer, and writes (and hashes) that buffer every 512 entries, exactly
  * where the reference writes. The renderers' compiled request handlers below add to it
  * without a Python call. */
 typedef struct {
@@ -2534,6 +2534,7 @@ typedef struct {
     char *buf;
     size_t len, bufcap;
     Py_ssize_t count; /* entries in buf */
+    int writing;      /* buf is lent to sha.update / out.write */
     long long bytes, lines, records;
 } Sink;
 
@@ -2606,21 +2607,38 @@ static int sink_reserve(Sink *s, size_t more)
 static int sink_write(Sink *s)
 {
     if (!s->count) return 0;
-    PyObject *data = PyBytes_FromStringAndSize(s->buf, (Py_ssize_t)s->len);
-    if (!data) return -1;
-    s->len = 0;
-    s->count = 0;
-    PyObject *r = PyObject_CallMethodOneArg(s->sha, S_UPDATE, data);
+    /* The buffer itself, lent through a memoryview rather than copied into a bytes, and
+     * released afterwards: nothing can read it once it is refilled. While it is lent,
+     * the sink refuses to flush (a flush could grow, so move, the buffer). */
+    PyObject *view = PyMemoryView_FromMemory(s->buf, (Py_ssize_t)s->len, PyBUF_READ);
+    if (!view) return -1;
+    s->writing = 1;
+    PyObject *r = PyObject_CallMethodOneArg(s->sha, S_UPDATE, view);
     if (r) {
         Py_DECREF(r);
-        s->bytes += PyBytes_GET_SIZE(data);
+        s->bytes += (long long)s->len;
         if (s->out != Py_None) {
-            r = PyObject_CallMethodOneArg(s->out, S_WRITE, data);
+            r = PyObject_CallMethodOneArg(s->out, S_WRITE, view);
             Py_XDECREF(r);
         }
     }
-    Py_DECREF(data);
-    return r ? 0 : -1;
+    s->writing = 0;
+    s->len = 0;
+    s->count = 0;
+    /* Fails (BufferError) if a consumer still holds an export of the view: an error
+     * rather than a reader of a buffer about to change. A failed write's error wins. */
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    if (!r) PyErr_Fetch(&type, &value, &tb);
+    PyObject *released = PyObject_CallMethod(view, "release", NULL);
+    Py_DECREF(view);
+    if (!r) {
+        Py_XDECREF(released);
+        PyErr_Restore(type, value, tb);
+        return -1;
+    }
+    if (!released) return -1;
+    Py_DECREF(released);
+    return 0;
 }
 
 /* One written entry: its line number is s->lines + 1 before the call. */
@@ -2707,6 +2725,10 @@ static int sink_flush(Sink *s, int64_t watermark)
         PyErr_SetString(PyExc_RuntimeError, "Sink: not initialized");
         return -1;
     }
+    if (s->writing) {
+        PyErr_SetString(PyExc_RuntimeError, "Sink: flushed from its own write");
+        return -1;
+    }
     Py_ssize_t n = s->n, cut = 0;
     for (Py_ssize_t i = 1; i < n; i++)
         if (entry_cmp(&s->pend[i - 1], &s->pend[i]) > 0) {
@@ -2727,6 +2749,9 @@ static int sink_flush(Sink *s, int64_t watermark)
         int rc = 0;
         for (Py_ssize_t i = 0; i < cut; i++) {
             if (rc == 0) rc = sink_emit(s, &ready[i]);
+            /* Written every WRITE_EVERY entries: buffers of the same size whatever the
+             * rate, small enough to stay in cache while they are hashed and copied. */
+            if (rc == 0 && s->count >= WRITE_EVERY) rc = sink_write(s);
             Py_DECREF(ready[i].text);
             Py_DECREF(ready[i].keys);
             Py_DECREF(ready[i].rid);
@@ -2734,7 +2759,7 @@ static int sink_flush(Sink *s, int64_t watermark)
         PyMem_Free(ready);
         if (rc < 0) return -1;
     }
-    return s->count >= WRITE_EVERY ? sink_write(s) : 0;
+    return 0;
 }
 
 static PyObject *Sink_flush_before(Sink *s, PyObject *arg)

@@ -443,3 +443,35 @@ def test_misuse_is_an_exception_not_a_crash(
     box["handler"] = _simcore.RequestHandler("ui", _ui_config(ui) | {"random": reinit})
     with pytest.raises(RuntimeError, match="re-initialized during a request"):
         box["handler"].request(api_request)
+
+
+@needs_core
+def test_the_compiled_sink_lends_its_buffer_only_for_the_write() -> None:
+    """Its writes pass a view of its own buffer (no copy), released right after."""
+
+    class Keeper:
+        def __init__(self) -> None:
+            self.kept: list[Any] = []
+
+        def write(self, data: Any) -> int:
+            self.kept.append(data)  # a consumer that keeps what it was given
+            return len(data)
+
+    out = Keeper()
+    sink = new_sink("ui_events.log", out, "native")  # type: ignore[arg-type]
+    for i in range(1200):
+        sink.add(i, f"line {i}")
+    sink.close()
+    assert len(out.kept) == 3  # 512 + 512 + 176 entries
+    with pytest.raises(ValueError, match="released"):
+        bytes(out.kept[0])  # never a view of a buffer since refilled
+
+    class Reentrant:
+        def write(self, data: Any) -> int:
+            sink.flush_before(1 << 62)  # would grow (so move) the buffer being written
+            return len(data)
+
+    sink = new_sink("ui_events.log", Reentrant(), "native")  # type: ignore[arg-type]
+    sink.add(1, "x")
+    with pytest.raises(RuntimeError, match="flushed from its own write"):
+        sink.close()
