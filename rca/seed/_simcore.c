@@ -2531,10 +2531,11 @@ typedef struct {
     SinkEntry *pend;
     Py_ssize_t n, cap;
     int64_t seq;
-    char *buf;
+    PyObject *chunk; /* the bytes being filled (never shared until written), or NULL */
+    char *buf;       /* PyBytes_AS_STRING(chunk) */
     size_t len, bufcap;
     Py_ssize_t count; /* entries in buf */
-    int writing;      /* buf is lent to sha.update / out.write */
+    int writing;      /* in sha.update / out.write: a flush now would reorder writes */
     long long bytes, lines, records;
 } Sink;
 
@@ -2591,15 +2592,22 @@ static int entry_cmp(const void *a, const void *b)
 
 static int sink_reserve(Sink *s, size_t more)
 {
-    if (s->bufcap - s->len >= more) return 0;
+    if (s->chunk && s->bufcap - s->len >= more) return 0;
     size_t cap = s->bufcap ? s->bufcap : 1 << 16;
     while (cap - s->len < more) cap *= 2;
-    char *p = PyMem_Realloc(s->buf, cap);
-    if (!p) {
+    if (cap > PY_SSIZE_T_MAX) {
         PyErr_NoMemory();
         return -1;
     }
-    s->buf = p;
+    if (!s->chunk) {
+        if (!(s->chunk = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap))) return -1;
+    } else if (_PyBytes_Resize(&s->chunk, (Py_ssize_t)cap) < 0) { /* refcount 1: ours */
+        s->buf = NULL;                                       /* chunk freed, NULL */
+        s->len = s->bufcap = 0;
+        s->count = 0;
+        return -1;
+    }
+    s->buf = PyBytes_AS_STRING(s->chunk);
     s->bufcap = cap;
     return 0;
 }
@@ -2607,38 +2615,36 @@ static int sink_reserve(Sink *s, size_t more)
 static int sink_write(Sink *s)
 {
     if (!s->count) return 0;
-    /* The buffer itself, lent through a memoryview rather than copied into a bytes, and
-     * released afterwards: nothing can read it once it is refilled. While it is lent,
-     * the sink refuses to flush (a flush could grow, so move, the buffer). */
-    PyObject *view = PyMemoryView_FromMemory(s->buf, (Py_ssize_t)s->len, PyBUF_READ);
+    /* The filled bytes, no copy: a read-only view of its first len bytes goes to
+     * sha.update and out.write. Anything that keeps the data (the view, a view of it, an
+     * export) holds a reference to the bytes, so the sink refills it only if it is again
+     * the only holder; otherwise the bytes is left to its holders, unchanged, and the next
+     * entries go to a new one. Reusing it spares an allocation per write, whose page
+     * faults were most of the kernel's time at high rates. */
+    PyObject *full = PyMemoryView_FromObject(s->chunk);
+    PyObject *view = full ? PySequence_GetSlice(full, 0, (Py_ssize_t)s->len) : NULL;
+    Py_XDECREF(full);
     if (!view) return -1;
-    s->writing = 1;
+    size_t len = s->len;
+    s->len = 0;
+    s->count = 0;
+    s->writing = 1; /* a flush from sha.update / out.write would reorder the writes */
     PyObject *r = PyObject_CallMethodOneArg(s->sha, S_UPDATE, view);
     if (r) {
         Py_DECREF(r);
-        s->bytes += (long long)s->len;
+        s->bytes += (long long)len;
         if (s->out != Py_None) {
             r = PyObject_CallMethodOneArg(s->out, S_WRITE, view);
             Py_XDECREF(r);
         }
     }
     s->writing = 0;
-    s->len = 0;
-    s->count = 0;
-    /* Fails (BufferError) if a consumer still holds an export of the view: an error
-     * rather than a reader of a buffer about to change. A failed write's error wins. */
-    PyObject *type = NULL, *value = NULL, *tb = NULL;
-    if (!r) PyErr_Fetch(&type, &value, &tb);
-    PyObject *released = PyObject_CallMethod(view, "release", NULL);
     Py_DECREF(view);
-    if (!r) {
-        Py_XDECREF(released);
-        PyErr_Restore(type, value, tb);
-        return -1;
+    if (s->chunk && Py_REFCNT(s->chunk) != 1) { /* kept by a consumer: theirs now */
+        Py_CLEAR(s->chunk);
+        s->buf = NULL;
     }
-    if (!released) return -1;
-    Py_DECREF(released);
-    return 0;
+    return r ? 0 : -1;
 }
 
 /* One written entry: its line number is s->lines + 1 before the call. */
@@ -2833,7 +2839,7 @@ static void Sink_dealloc(Sink *s)
     PyObject_GC_UnTrack(s);
     Sink_clear(s);
     PyMem_Free(s->pend);
-    PyMem_Free(s->buf);
+    Py_CLEAR(s->chunk);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 

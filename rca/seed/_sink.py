@@ -22,7 +22,6 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-
 # Entries per write: the same buffer size at any rate, small enough to stay in cache
 # while it is encoded, hashed and copied.
 WRITE_EVERY = 512
@@ -118,8 +117,6 @@ class Sink:
             # Nearly every entry is one line: `in` (a memchr) is far cheaper than `count`.
             self.lines += text.count("\n") + 1 if "\n" in text else 1
             buf.append(text)
-            if len(buf) >= WRITE_EVERY:
-                self._write()
             for key in keys:
                 hit = signals.get(key)
                 if hit is None:
@@ -128,6 +125,8 @@ class Sink:
                 else:
                     hit.count += 1
                     hit.last_t_us = t_us
+            if len(buf) >= WRITE_EVERY:
+                self._write()
 
     def _write(self) -> None:
         if not self._buf:
