@@ -320,6 +320,19 @@ def test_handlers_exist_only_over_the_compiled_sink(
         assert r.handler() == r.request  # no compiled twin
 
 
+def _ui_config(ui: UiRenderer) -> dict[str, Any]:
+    from rca.seed import _simcore
+
+    return {
+        "Request": Request,
+        "random": ui.rng.random,
+        "sink": ui.out,
+        "fallback": ui.request,
+        "line": ui.line,
+        "formatter": _simcore.UiFormatter(Request),
+    }
+
+
 @needs_core
 def test_a_handler_refuses_a_bad_config_by_name(
     native_ctx: tuple[RenderContext, list[Request]],
@@ -328,14 +341,7 @@ def test_a_handler_refuses_a_bad_config_by_name(
 
     ctx, requests = native_ctx
     ui = UiRenderer(ctx, new_sink(STREAM_FILES["ui"], None, "native"))
-    good: dict[str, Any] = {
-        "Request": Request,
-        "random": ui.rng.random,
-        "sink": ui.out,
-        "fallback": ui.request,
-        "line": ui.line,
-        "formatter": _simcore.UiFormatter(Request),
-    }
+    good = _ui_config(ui)
     _simcore.RequestHandler("ui", good)  # accepted as it is
     with pytest.raises(ValueError, match="one of ui, mesh, api"):
         _simcore.RequestHandler("db", good)
@@ -394,19 +400,6 @@ def test_signal_hits_are_plain_dataclasses() -> None:
 
 
 # ------------------------------------------------------------------ misuse (found by ASan)
-def _ui_config(ui: UiRenderer) -> dict[str, Any]:
-    from rca.seed import _simcore
-
-    return {
-        "Request": Request,
-        "random": ui.rng.random,
-        "sink": ui.out,
-        "fallback": ui.request,
-        "line": ui.line,
-        "formatter": _simcore.UiFormatter(Request),
-    }
-
-
 @needs_core
 def test_misuse_is_an_exception_not_a_crash(
     native_ctx: tuple[RenderContext, list[Request]],
