@@ -2802,13 +2802,15 @@ static int Sink_init(Sink *s, PyObject *args, PyObject *kw)
     return 0;
 }
 
+/* The references a sink owns besides its pending entries: traverse and clear walk this
+ * one list, so they cannot drift apart (as CORE_OBJECTS). */
+#define SINK_OBJECTS(s) {&(s)->file, &(s)->out, &(s)->sha, &(s)->signals, &(s)->SignalHit}
+#define N_SLOTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 static int Sink_traverse(Sink *s, visitproc visit, void *arg)
 {
-    Py_VISIT(s->file);
-    Py_VISIT(s->out);
-    Py_VISIT(s->sha);
-    Py_VISIT(s->signals);
-    Py_VISIT(s->SignalHit);
+    PyObject **owned[] = SINK_OBJECTS(s);
+    for (int k = 0; k < N_SLOTS(owned); k++) Py_VISIT(*owned[k]);
     for (Py_ssize_t i = 0; i < s->n; i++) {
         Py_VISIT(s->pend[i].text);
         Py_VISIT(s->pend[i].keys);
@@ -2819,11 +2821,8 @@ static int Sink_traverse(Sink *s, visitproc visit, void *arg)
 
 static int Sink_clear(Sink *s)
 {
-    Py_CLEAR(s->file);
-    Py_CLEAR(s->out);
-    Py_CLEAR(s->sha);
-    Py_CLEAR(s->signals);
-    Py_CLEAR(s->SignalHit);
+    PyObject **owned[] = SINK_OBJECTS(s);
+    for (int k = 0; k < N_SLOTS(owned); k++) Py_CLEAR(*owned[k]);
     Py_ssize_t n = s->n;
     s->n = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -2919,7 +2918,7 @@ typedef struct {
     PyObject_HEAD int stream;
     PyObject *Request, *Attempt, *random, *fallback, *line, *formatter, *threads, *logger,
         *app;
-    Sink *sink;
+    PyObject *sink; /* a Sink (checked in __init__) */
     Py_ssize_t off[RH_N], aoff[AH_N];
     Py_ssize_t fixed_len; /* api: app twice, the longest thread, the logger */
     uint64_t ids_keyed[8];
@@ -3017,7 +3016,7 @@ static PyObject *add_line(RequestHandler *h, int64_t t, PyObject *line, PyObject
                           PyObject *rid)
 {
     if (!rid && line && keys) PyErr_SetString(PyExc_AttributeError, "request has no request_id");
-    int rc = (line && keys && rid) ? sink_add(h->sink, t, line, keys, rid) : -1;
+    int rc = (line && keys && rid) ? sink_add((Sink *)h->sink, t, line, keys, rid) : -1;
     Py_XDECREF(line);
     Py_XDECREF(keys);
     if (rc < 0) return NULL;
@@ -3317,33 +3316,22 @@ static PyObject *RequestHandler_request(RequestHandler *h, PyObject *r)
     return res;
 }
 
+/* Every reference a handler owns, walked by both traverse and clear (as SINK_OBJECTS). */
+#define HANDLER_OBJECTS(h)                                                                 \
+    {&(h)->Request, &(h)->Attempt, &(h)->random,  &(h)->fallback, &(h)->line,              \
+     &(h)->formatter, &(h)->threads, &(h)->logger, &(h)->app,     &(h)->sink}
+
 static int RequestHandler_clear(RequestHandler *h)
 {
-    Py_CLEAR(h->Request);
-    Py_CLEAR(h->Attempt);
-    Py_CLEAR(h->random);
-    Py_CLEAR(h->fallback);
-    Py_CLEAR(h->line);
-    Py_CLEAR(h->formatter);
-    Py_CLEAR(h->threads);
-    Py_CLEAR(h->logger);
-    Py_CLEAR(h->app);
-    Py_CLEAR(h->sink);
+    PyObject **owned[] = HANDLER_OBJECTS(h);
+    for (int k = 0; k < N_SLOTS(owned); k++) Py_CLEAR(*owned[k]);
     return 0;
 }
 
 static int RequestHandler_traverse(RequestHandler *h, visitproc visit, void *arg)
 {
-    Py_VISIT(h->Request);
-    Py_VISIT(h->Attempt);
-    Py_VISIT(h->random);
-    Py_VISIT(h->fallback);
-    Py_VISIT(h->line);
-    Py_VISIT(h->formatter);
-    Py_VISIT(h->threads);
-    Py_VISIT(h->logger);
-    Py_VISIT(h->app);
-    Py_VISIT(h->sink);
+    PyObject **owned[] = HANDLER_OBJECTS(h);
+    for (int k = 0; k < N_SLOTS(owned); k++) Py_VISIT(*owned[k]);
     return 0;
 }
 
@@ -3380,7 +3368,7 @@ static int RequestHandler_init(RequestHandler *h, PyObject *args, PyObject *kw)
     PyObject *cls = get_typed(cfg, "Request", &PyType_Type);
     if (!cls || request_offsets(cls, RH_FIELDS, RH_N, h->off) < 0 ||
         !(h->random = get_obj(cfg, "random")) || !(h->fallback = get_obj(cfg, "fallback")) ||
-        !(h->sink = (Sink *)get_typed(cfg, "sink", &SinkType)))
+        !(h->sink = get_typed(cfg, "sink", &SinkType)))
         goto fail;
     if (which == H_UI || which == H_MESH) {
         PyTypeObject *ft = which == H_UI ? &UiFormatterType : &MeshFormatterType;
