@@ -49,21 +49,24 @@ class Renderer:
 
     def handler(self) -> Callable[[Request], object]:
         """What the pass calls for each finished request: ``request``, or its compiled
-        twin where a renderer has one (the same draws and lines; see ``compiled``)."""
-        return self.request
-
-    def compiled(self, **config: Any) -> Callable[[Request], object] | None:
-        """``_simcore.RequestHandler(self.stream, ...).request`` when this renderer
-        writes to the compiled sink (the native engine), else None. It hands back to
-        the Python code in ``config["fallback"]`` whatever it does not render itself."""
-        if not native_available():
-            return None
+        twin, ``_simcore.RequestHandler(self.stream, ...).request`` (the same draws and
+        lines), when this renderer has one and writes to the compiled sink (the native
+        engine). The twin hands back to the Python code in ``config["fallback"]``
+        whatever it does not render itself."""
+        config = self.compiled_config()
+        if config is None or not native_available():
+            return self.request
         from .. import _simcore
 
         if not isinstance(self.out, _simcore.Sink):
-            return None
+            return self.request
         config |= {"Request": Request, "random": self.rng.random, "sink": self.out}
         return _simcore.RequestHandler(self.stream, config).request
+
+    def compiled_config(self) -> dict[str, Any] | None:
+        """What this renderer's compiled twin needs besides the request class, the
+        generator and the sink; None: it has none."""
+        return None
 
     def fact(self, f: Fact) -> None:
         """A scheduled fact addressed to any stream (ignore the others')."""

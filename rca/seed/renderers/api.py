@@ -13,7 +13,7 @@ unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from .. import _timefmt as tf
 from .._sim import Attempt, Request
@@ -107,18 +107,17 @@ class ApiRenderer(Renderer):
         return "\n".join(prefix + ln for ln in lines)
 
     # ------------------------------------------------------------------ requests
-    def handler(self) -> Callable[[Request], object]:
+    def compiled_config(self) -> dict[str, Any] | None:
         # The compiled twin renders the successful attempts (nearly all of them) and
         # hands every other attempt to _attempt, before drawing anything for it.
-        fast = self.compiled(
-            Attempt=Attempt,
-            fallback=self._attempt,
-            ids_key=self.ids.key,
-            threads=THREADS,
-            logger=logger_field(L_ACCESS),
-            app=APP,
-        )
-        return self.request if fast is None else fast
+        return {
+            "Attempt": Attempt,
+            "fallback": self._attempt,
+            "ids_key": self.ids.key,
+            "threads": THREADS,
+            "logger": logger_field(L_ACCESS),
+            "app": APP,
+        }
 
     def request(self, r: Request) -> None:
         if r.kind != "api":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from .. import _timefmt as tf
 from .._sim import Request, resolve_engine
@@ -78,11 +79,10 @@ class MeshRenderer(Renderer):
         # With the native engine, the compiled formatter writes what line() writes.
         self._fast = native_mesh_formatter(self.web_ip, self.downstream_local)
 
-    def handler(self) -> Callable[[Request], object]:
+    def compiled_config(self) -> dict[str, Any] | None:
         if self._fast is None:
-            return self.request
-        fast = self.compiled(formatter=self._fast, line=self.line, fallback=self.request)
-        return self.request if fast is None else fast
+            return None
+        return {"formatter": self._fast, "line": self.line, "fallback": self.request}
 
     def request(self, r: Request) -> None:
         if r.kind != "api":

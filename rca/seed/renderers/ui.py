@@ -14,6 +14,7 @@ time order. ``$time_local`` is when the request ended; ``$request_id`` is forwar
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .. import _timefmt as tf
 from .._sim import Request, resolve_engine
@@ -56,11 +57,10 @@ class UiRenderer(Renderer):
             pids = [41, 42]
         return pids[r.n % 2]
 
-    def handler(self) -> Callable[[Request], object]:
+    def compiled_config(self) -> dict[str, Any] | None:
         if self._fast is None:
-            return self.request
-        fast = self.compiled(formatter=self._fast, line=self.line, fallback=self.request)
-        return self.request if fast is None else fast
+            return None
+        return {"formatter": self._fast, "line": self.line, "fallback": self.request}
 
     def request(self, r: Request) -> None:
         scanner = r.kind == "scanner"
