@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
+from ._atomic import new_file
 from ._errors import GenerationError
 from ._models import STREAM_FILES, STREAMS, GenerationRequest
 from ._pipeline import PassResult, StreamResult, run_pass
@@ -84,25 +85,26 @@ def stream_groups(workers: int) -> list[tuple[str, ...]]:
     return [tuple(sorted(groups[i], key=STREAMS.index)) for i in order if groups[i]]
 
 
-def _render(req: GenerationRequest, streams: Sequence[str], out_dir: Path) -> PassResult:
+def _render(req: GenerationRequest, streams: Sequence[str], dir_fd: int) -> PassResult:
     with ExitStack() as stack:
         files: dict[str, IO[bytes]] = {
-            s: stack.enter_context(open(out_dir / STREAM_FILES[s], "wb")) for s in streams
+            s: stack.enter_context(new_file(dir_fd, STREAM_FILES[s])) for s in streams
         }
         return run_pass(req, streams, files)
 
 
 def _render_in_worker(
-    req: GenerationRequest, streams: tuple[str, ...], out_dir: str
+    req: GenerationRequest, streams: tuple[str, ...], dir_fd: int
 ) -> dict[str, StreamResult]:
-    return _render(req, streams, Path(out_dir)).streams
+    return _render(req, streams, dir_fd).streams  # a forked worker inherits the descriptor
 
 
-def render_streams(req: GenerationRequest, out_dir: Path, workers: int = 1) -> PassResult:
-    """Write every stream file into ``out_dir``; the result is that of one whole pass."""
+def render_streams(req: GenerationRequest, dir_fd: int, workers: int = 1) -> PassResult:
+    """Write every stream file into the directory ``dir_fd``; the result is that of one
+    whole pass."""
     groups = stream_groups(workers) if workers > 1 and can_fork() else [STREAMS]
     if len(groups) == 1:
-        return _render(req, STREAMS, out_dir)
+        return _render(req, STREAMS, dir_fd)
     # Imported here: a one-process bundle (every workflow job) does not pay for them.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -112,8 +114,8 @@ def render_streams(req: GenerationRequest, out_dir: Path, workers: int = 1) -> P
     # Leaving the `with` waits for the workers, so they never write into a staging
     # directory that an error in this process is about to remove.
     with ProcessPoolExecutor(max_workers=len(groups) - 1, mp_context=ctx) as pool:
-        futures = [pool.submit(_render_in_worker, req, g, str(out_dir)) for g in groups[1:]]
-        local = _render(req, groups[0], out_dir)
+        futures = [pool.submit(_render_in_worker, req, g, dir_fd) for g in groups[1:]]
+        local = _render(req, groups[0], dir_fd)
         merged = dict(local.streams)
         try:
             for f in futures:
