@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ from ._bundle import (
     write_stream,
 )
 from ._errors import ErrorCode, GenerationError
+from ._interrupt import Interrupted, signals_raise
 from ._models import (
     GROUND_TRUTH_FILE,
     LABEL_ONLY_FIELDS,
@@ -310,7 +312,14 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INVALID
     try:
-        return func(ns)
+        with signals_raise():  # SIGTERM too runs the cleanup (no half-written bundle)
+            return func(ns)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:  # a SIGINT that came before the handler was in place
+        print("error: interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
     except GenerationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if exc.code == "GENERATION_FAILED" else EXIT_INVALID

@@ -3,7 +3,6 @@ half-written, and a good bundle never lost to a failed regeneration."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import errno
 import os
 import shlex
@@ -268,7 +267,7 @@ def test_a_threaded_caller_renders_in_one_process(
     def no_pool(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("forked while another thread was running")
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(_parallel, "WorkerPool", no_pool)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
