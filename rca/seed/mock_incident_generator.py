@@ -146,6 +146,9 @@ def generate_bundle(
 ) -> Path:
     """Write ``out_dir/<bundle_id>/`` atomically and return its path.
 
+    An older bundle there is replaced in one step; a file or symlink there is refused
+    (``INVALID_PARAMETER``, field ``out``) and left untouched.
+
     ``workers`` processes render groups of streams side by side; the bytes are the same
     for any value. ``None`` (the default) uses up to 3 of the usable CPUs for bundles of
     20k requests or more and one process below that.
