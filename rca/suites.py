@@ -108,7 +108,8 @@ BUNDLE_FILES: tuple[str, ...] = (*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANI
 
 # ---------------------------------------------------------------------- models
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML value must already have its field's type (`seeds: [true]` is no seed 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # Any request field but the axes (seed and noise profile; the scenario is an axis too).
@@ -415,7 +416,7 @@ def parse_suites(data: object, source: str = "suites") -> SuitesFile:
 
 
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> SuitesFile:
-    """Read (``yaml.safe_load``) and validate a suites file."""
+    """Read (:func:`rca.config.read_yaml`: strict, no duplicate keys) and validate."""
     return parse_suites(read_yaml(path), str(path))
 
 

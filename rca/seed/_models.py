@@ -6,6 +6,7 @@ loudly instead of being ignored.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -109,6 +110,18 @@ class GenerationRequest(Contract):
     @classmethod
     def _anchor_utc(cls, value: object) -> object:
         return _utc(value)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_or_non_finite(cls, value: object) -> object:
+        # Lax mode reads true as 1 (`seed: true` in a config became seed 1), and no field
+        # is a boolean. NaN fails every range check, so the message would be a misleading
+        # "should be <= 2000"; infinities are out of every range too.
+        if isinstance(value, bool):
+            raise ValueError("a boolean (true/false) is not allowed here")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
 
     @field_validator("scenario")
     @classmethod
