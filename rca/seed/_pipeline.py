@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -20,10 +21,15 @@ from .scenarios import Fact, Plan, PlanContext
 FORMAT_VERSION = "2"  # bump when any renderer's output bytes change on purpose
 
 
-def bundle_id(scenario: str, seed: int, time_anchor_us: int) -> str:
-    """``mock-`` + 12 hex chars, stable for (scenario, seed, anchor)."""
-    digest = hashlib.sha256(f"{scenario}|{seed}|{time_anchor_us}".encode()).hexdigest()
-    return f"mock-{digest[:12]}"
+def bundle_id(req: GenerationRequest) -> str:
+    """``mock-`` + 12 hex chars of the sha256 of the whole request, canonical JSON.
+
+    Every field of the model counts (a field added later too), so two requests that
+    differ in any byte of their bundle never share a directory. The JSON form is
+    pydantic's (the anchor normalised to UTC), keys sorted, no whitespace.
+    """
+    canonical = json.dumps(req.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"mock-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
 
 
 def window(req: GenerationRequest) -> tuple[int, int]:
