@@ -18,7 +18,7 @@ from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
 from .scenarios import Fact, Plan, PlanContext
 
-FORMAT_VERSION = "2"  # bump when any renderer's output bytes change on purpose
+FORMAT_VERSION = "3"  # bump when any renderer's output bytes change on purpose
 
 
 def bundle_id(req: GenerationRequest) -> str:
@@ -102,13 +102,18 @@ def run_pass(
     noise = {"low": 0.4, "medium": 1.0, "high": 2.5}[req.noise_profile]
     ctx = RenderContext(req.seed, req.scenario, start, end, noise, stack, plan)
     outputs = outputs or {}
-    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine) for s in streams}
+    # A bundle holds what its window's logs hold: a line stamped at or after the end (a
+    # checkpoint completing, a reconnect due at the simulation's last tick) is dropped.
+    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine, (start, end)) for s in streams}
     renderers = [RENDERERS[s](ctx, sinks[s]) for s in streams]
     on_request = [r.handler() for r in renderers]
     for e in sim.run():
         if type(e) is Request:  # the common case first, without isinstance's MRO walk
-            for handle in on_request:
-                handle(e)
+            # A request still open at the window's end is in no stream: every layer
+            # agrees on which requests the bundle holds.
+            if e.end_us < end:
+                for handle in on_request:
+                    handle(e)
         elif isinstance(e, Fact):
             for r in renderers:
                 r.fact(e)
