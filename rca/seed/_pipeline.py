@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from . import scenarios
-from ._models import STREAM_FILES, GenerationRequest
+from ._errors import GenerationError
+from ._models import STREAM_FILES, GenerationRequest, allowed_values
 from ._rng import Rng
 from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick, resolve_engine
 from ._sink import SignalHit, new_sink
@@ -59,10 +61,27 @@ class PassResult:
 def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
     """The stack and the scenario's fault plan (cheap; raises if the scenario refuses)."""
     start, end = window(req)
+    scenario = scenarios.get(req.scenario)
+    minimum = scenario.minimum_rps(req.duration_minutes, req.api_replicas)
+    if req.rps < minimum:
+        high = allowed_values("rps") or ""
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"rps={req.rps}: too little traffic for {req.scenario} to show its incident in "
+            f"{req.duration_minutes} minutes with {req.api_replicas} orders-api pods "
+            f"(allowed: {_round_up(minimum)}..{high.partition('..')[2]})",
+            field="rps",
+        )
     world_rng = Rng(req.seed, req.scenario, "world")
     stack = build_stack(world_rng, start, req.api_replicas)
-    plan = scenarios.get(req.scenario).plan(PlanContext(start, end, req.rps, stack, world_rng))
+    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng))
     return stack, plan
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to 3 significant digits: a rate a user can type that passes."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 2)
+    return float(f"{math.ceil(value / step - 1e-9) * step:.3g}")
 
 
 def simulation_for(

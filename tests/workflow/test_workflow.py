@@ -136,6 +136,17 @@ BROKEN: dict[str, tuple[dict[str, object], tuple[str, ...], list[str]]] = {
         ("scenarios", "normal_load"),
         ["scenarios.normal_load.treshold: unknown key", "threshold_override"],
     ),
+    # Issue 17 item 7: these passed the check, then failed inside a job, half-written.
+    "rps below the scenario's minimum": (
+        {"rps": 0.05},
+        ("scenarios", "bad_api_rollout"),
+        ["scenarios.bad_api_rollout.rps: rps=0.05: too little traffic", "allowed: 0.488.."],
+    ),
+    "anchor in year 999": (
+        {"time_anchor": "0999-06-01T00:00:00Z"},
+        ("defaults",),
+        ["defaults.time_anchor: time_anchor=0999-06-01T00:00:00Z", "allowed: 1970-01-01"],
+    ),
 }
 
 
