@@ -181,8 +181,16 @@ class WorkflowConfig(_Strict):
             except ValidationError as exc:
                 for err in exc.errors():
                     problems.append(_describe(err, sid, own, base))
-            except GenerationError as exc:  # raised by the request's own validators
-                problems.append(f"scenarios.{sid}: {exc.args[0]}")
+            except GenerationError as exc:  # the request's own validators, or the scenario's
+                # preflight (the window's range, a scenario's minimum rate): at the key
+                # that set the field, else at the entry.
+                if exc.field in own:
+                    path = f"scenarios.{sid}.{exc.field}"
+                elif exc.field in base:
+                    path = f"defaults.{exc.field}"
+                else:
+                    path = f"scenarios.{sid}"
+                problems.append(f"{path}: {exc.args[0]}")
         if problems:
             # A bad default breaks every scenario the same way: report it once.
             raise ConfigError(list(dict.fromkeys(problems)))

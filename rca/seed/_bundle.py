@@ -37,7 +37,7 @@ from ._models import (
 )
 from ._parallel import auto_workers, render_streams
 from ._pipeline import FORMAT_VERSION, StreamResult, bundle_id, run_pass, window
-from ._timefmt import from_datetime, rfc3339
+from ._timefmt import rfc3339
 
 T = TypeVar("T")
 GENERATOR_VERSION = "0.1.0"
@@ -75,7 +75,7 @@ def dump_json(model: BaseModel) -> bytes:
 
 
 def request_bundle_id(req: GenerationRequest) -> str:
-    return bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor))
+    return bundle_id(req)
 
 
 def _not_writable(parent: Path, exc: OSError) -> GenerationError:
