@@ -120,7 +120,8 @@ def test_a_non_finite_number_is_named_as_such(
 def test_nan_says_finite_not_a_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert gen.main(["generate", *_with("rps", "nan"), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        "error: INVALID_PARAMETER: rps=nan: must be a finite number (allowed: >0.0..2000.0)\n"
+        "error: INVALID_PARAMETER: rps=nan: must be a finite number "
+        f"(allowed: {allowed_values('rps')})\n"
     )
 
 
