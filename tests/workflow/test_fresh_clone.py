@@ -13,8 +13,6 @@ fixture root holds exactly the configured bundles, and git sees only the edited 
 
 from __future__ import annotations
 
-import filecmp
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,19 +20,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rca.config import fixture_index, load_config
-from rca.seed.mock_incident_generator import (
-    GROUND_TRUTH_FILE,
-    MANIFEST_FILE,
-    STREAM_FILES,
-    generate_bundle,
-    validate,
+from rca.config import load_config
+from tests.workflow.helpers import (
+    FIXTURES,
+    ROOT,
+    assert_bundles_match_config,
+    planned_jobs,
+    snakemake,
 )
-from tests.workflow.helpers import FIXTURES, ROOT, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
-BUNDLE_FILES = sorted([*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE])
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
 
 
@@ -72,21 +68,7 @@ def set_field(ws: Path, scenario: str, field: str, value: object) -> None:
 
 def assert_fixtures_agree_with_config(ws: Path, scratch: Path) -> None:
     """Every configured bundle is exactly `generate` of its request; nothing else is there."""
-    bundles = load_config(ws / "config" / "scenarios.yaml").bundles()
-    root = ws / FIXTURES
-    on_disk = sorted(p.name for p in root.iterdir() if p.name != "index.json")
-    assert on_disk == sorted(b.bundle_id for b in bundles), "superseded bundle left behind"
-    assert (root / "index.json").read_text() == fixture_index(bundles, FIXTURES)
-    for bundle in bundles:
-        built = root / bundle.bundle_id
-        truth = json.loads((built / GROUND_TRUTH_FILE).read_text())
-        manifest = json.loads((built / MANIFEST_FILE).read_text())
-        assert truth["threshold_default"] == bundle.request.threshold, bundle.scenario
-        assert manifest["request"] == bundle.request.model_dump(mode="json"), bundle.scenario
-        assert validate(built) == [], bundle.scenario
-        reference = generate_bundle(bundle.request, scratch / bundle.bundle_id, workers=1)
-        match, mismatch, errors = filecmp.cmpfiles(built, reference, BUNDLE_FILES, shallow=False)
-        assert (match, mismatch, errors) == (BUNDLE_FILES, [], []), f"{bundle.scenario}: differs"
+    assert_bundles_match_config(ws / "config" / "scenarios.yaml", ws / FIXTURES, scratch)
     assert planned_jobs(ws) == []
 
 
