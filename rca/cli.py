@@ -15,11 +15,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rca-mock",
         description="Deterministic, realistic mock incident bundles for evaluating RCA systems.",
+        allow_abbrev=False,
     )
+    gen.add_version(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gen.add_commands(sub)
     eval_cli.add_commands(sub)
     viz.add_commands(sub)
+    gen.forbid_abbreviations(parser)
     return parser
 
 

@@ -21,8 +21,14 @@ each with the dotted path of the offending key and its allowed values, e.g.::
     scenarios.slow_query_regression.threshold = 1.5: Input should be less than or
     equal to 1 (allowed: 0.0..1.0)
 
-The Snakemake workflow calls :func:`parse_config` at parse time, so a bad file fails
-before any job runs. ``python -m rca.config [FILE]`` checks a file by hand.
+Files are read by :class:`StrictYamlLoader`: a key given twice in one mapping and a
+syntax error are problems with their line and column, and the models are strict
+(``seed: true`` or ``enabled: 1`` are errors, not seed 1 and true).
+
+The Snakemake workflow calls :func:`parse_config` at parse time (and
+:func:`check_yaml_files` before its ``configfile:``, whose loader checks neither), so a
+bad file fails before any job runs. ``python -m rca.config [FILE]`` checks a file by
+hand.
 """
 
 from __future__ import annotations
@@ -64,12 +70,15 @@ __all__ = [
     "ConfigError",
     "RequestFields",
     "ScenarioEntry",
+    "StrictYamlLoader",
     "WorkflowConfig",
+    "check_yaml_files",
     "code_inputs",
     "fixture_index",
     "load_config",
     "main",
     "parse_config",
+    "read_yaml",
     "request_text",
     "write_if_changed",
 ]
@@ -103,7 +112,8 @@ class ConfigError(ValueError):
 
 # ---------------------------------------------------------------------- models
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML value must already have its field's type (`enabled: 1` is not true).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _field(name: str) -> Any:
@@ -177,8 +187,16 @@ class WorkflowConfig(_Strict):
             except ValidationError as exc:
                 for err in exc.errors():
                     problems.append(_describe(err, sid, own, base))
-            except GenerationError as exc:  # raised by the request's own validators
-                problems.append(f"scenarios.{sid}: {exc.args[0]}")
+            except GenerationError as exc:  # the request's own validators, or the scenario's
+                # preflight (the window's range, a scenario's minimum rate): at the key
+                # that set the field, else at the entry.
+                if exc.field in own:
+                    path = f"scenarios.{sid}.{exc.field}"
+                elif exc.field in base:
+                    path = f"defaults.{exc.field}"
+                else:
+                    path = f"scenarios.{sid}"
+                problems.append(f"{path}: {exc.args[0]}")
         if problems:
             # A bad default breaks every scenario the same way: report it once.
             raise ConfigError(list(dict.fromkeys(problems)))
@@ -257,16 +275,74 @@ def parse_config(data: object, source: str = "config") -> WorkflowConfig:
     return cfg
 
 
+class StrictYamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping holding the same key twice.
+
+    PyYAML (and so Snakemake's ``configfile:``) keeps the last of two equal keys without
+    a word, so a second ``seed:`` under ``defaults`` silently wins. YAML 1.2 requires
+    keys to be unique (https://yaml.org/spec/1.2.2/#mapping); this loader says where both
+    are. Merge keys (``<<: *base``) may still be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[object, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first.get(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if earlier is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {earlier.line + 1}); "
+                    "each key may appear once",
+                    key_node.start_mark,
+                )
+            first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """``not valid YAML: line L, column C: problem`` (1-based, as editors count)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = "; ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        where = "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: "
+        return f"not valid YAML: {where}{what}"
+    return f"not valid YAML: {exc}"
+
+
 def read_yaml(path: str | Path) -> object:
-    """``yaml.safe_load`` of a file (``{}`` when empty); :class:`ConfigError` if unreadable."""
+    """A YAML file read by :class:`StrictYamlLoader` (``{}`` when empty).
+
+    :class:`ConfigError` (source: the file) if it is unreadable, not valid YAML (the
+    problem with its line and column) or holds a duplicate key.
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (invalid byte at offset {exc.start})"
+        raise ConfigError([problem], str(path)) from None
+    try:
+        data = yaml.load(text, Loader=StrictYamlLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+        raise ConfigError([_yaml_problem(exc)], str(path)) from None
     return {} if data is None else data
+
+
+def check_yaml_files(paths: Iterable[str | Path]) -> None:
+    """Read every file that exists with :class:`StrictYamlLoader`; :class:`ConfigError` on
+    the first bad one. For loaders that do not check (Snakemake's ``configfile:``)."""
+    for path in paths:
+        if Path(path).exists():
+            read_yaml(path)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -21,12 +21,12 @@ suite's ``request``, its ``scenario_overrides`` entry, then the bundle's scenari
 and noise profile; it is checked by the generator's own
 :class:`~rca.seed.mock_incident_generator.GenerationRequest` and ``preflight``.
 
-Bundle ids come from the library (:func:`bundle_id_for`: scenario, seed and time anchor
-only), so the same scenario and seed under two noise profiles would share an id, and
-tools keyed by bundle id (``score-suite``, ``baselines``, blind exports) would mix them
-up. So the k-th noise profile of a suite (0-based, in the order listed) moves the time
-anchor k days later: the first keeps the declared anchor, and ids are unique within the
-suite (checked here). Same scenario, seed and time of day, so the same kind of incident
+Bundle ids come from the library (:func:`bundle_id_for`, a hash of the whole request,
+noise profile included), so they are unique within a suite (checked here), as tools keyed
+by bundle id (``score-suite``, ``baselines``, blind exports) need. The k-th noise profile
+of a suite (0-based, in the order listed) moves the time anchor k days later (the first
+keeps the declared anchor): from when ids covered only scenario, seed and anchor, kept so
+the suites' bundles keep their bytes. Same scenario, seed and time of day, so the same kind of incident
 at the same hour; not a byte-for-byte replay with other noise (the traffic curve has a
 short wave on absolute time, so the requests differ). Bundles are laid out per noise
 profile, ``results/suites/<suite>/<noise_profile>/<bundle_id>/``, so one noise level can
@@ -108,7 +108,8 @@ BUNDLE_FILES: tuple[str, ...] = (*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANI
 
 # ---------------------------------------------------------------------- models
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML value must already have its field's type (`seeds: [true]` is no seed 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # Any request field but the axes (seed and noise profile; the scenario is an axis too).
@@ -272,8 +273,7 @@ class SuitesFile(_Strict):
                     fields.update(scenario=sid, seed=seed, noise_profile=noise)
                     try:
                         req = GenerationRequest(**fields)
-                        # The k-th noise profile k days later (see the module docstring):
-                        # bundle ids are unique within the suite.
+                        # The k-th noise profile k days later (see the module docstring).
                         anchor = req.time_anchor + timedelta(days=shift)
                         req = preflight(GenerationRequest(**{**fields, "time_anchor": anchor}))
                     except ValidationError as exc:
@@ -415,7 +415,7 @@ def parse_suites(data: object, source: str = "suites") -> SuitesFile:
 
 
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> SuitesFile:
-    """Read (``yaml.safe_load``) and validate a suites file."""
+    """Read (:func:`rca.config.read_yaml`: strict, no duplicate keys) and validate."""
     return parse_suites(read_yaml(path), str(path))
 
 

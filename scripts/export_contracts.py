@@ -40,11 +40,17 @@ def schemas() -> dict[str, dict[str, Any]]:
     """Contract stem -> JSON Schema (with ``$schema`` and ``$id``), for every contract."""
     _import_rca()
     from rca.eval import schemas as eval_schemas
-    from rca.seed.mock_incident_generator import GenerationRequest, GroundTruth, Manifest
+    from rca.seed.mock_incident_generator import (
+        GenerationRequest,
+        GenerationResponse,
+        GroundTruth,
+        Manifest,
+    )
 
     out: dict[str, dict[str, Any]] = {}
     for stem, model in (
         ("generation_request", GenerationRequest),
+        ("generation_response", GenerationResponse),
         ("manifest", Manifest),
         ("ground_truth", GroundTruth),
     ):

@@ -14,15 +14,25 @@ from __future__ import annotations
 
 from .blind import blind_id, export_blind
 from .models import BlindManifest, BrainReport, EvaluationResult, Hypothesis, MinimalAnswer
-from .scoring import EvalInputError, evaluate, load_report, parse_report, score_files
+from .scoring import (
+    BundleError,
+    EvalInputError,
+    ReportError,
+    evaluate,
+    load_report,
+    parse_report,
+    score_files,
+)
 
 __all__ = [
     "BlindManifest",
     "BrainReport",
+    "BundleError",
     "EvalInputError",
     "EvaluationResult",
     "Hypothesis",
     "MinimalAnswer",
+    "ReportError",
     "blind_id",
     "evaluate",
     "export_blind",

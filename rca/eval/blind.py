@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from rca.seed.mock_incident_generator import MANIFEST_FILE, STREAM_FILES, STREAMS, Manifest
 
 from .models import BlindManifest
-from .scoring import EvalInputError
+from .scoring import BundleError, EvalInputError
 
 DEFAULT_SALT = "rca-eval-blind-v1"
 SALT_ENV = "RCA_BLIND_SALT"
@@ -44,20 +44,20 @@ def blind_id(bundle_id: str, salt: str | None = None) -> str:
 def read_manifest(bundle: Path) -> Manifest:
     path = bundle / MANIFEST_FILE
     if not path.is_file():
-        raise EvalInputError("BUNDLE", f"{bundle}: no {MANIFEST_FILE}")
+        raise BundleError(f"{bundle}: no {MANIFEST_FILE}")
     try:
         return Manifest.model_validate_json(path.read_bytes())
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "<root>"
-        raise EvalInputError("BUNDLE", f"{path}: invalid at {loc}: {err['msg']}") from None
+        raise BundleError(f"{path}: invalid at {loc}: {err['msg']}") from None
 
 
 def blind_manifest(manifest: Manifest, salt: str | None = None) -> BlindManifest:
     by_file = {a.file: a for a in manifest.artifacts}
     missing = [STREAM_FILES[s] for s in STREAMS if STREAM_FILES[s] not in by_file]
     if missing:
-        raise EvalInputError("BUNDLE", f"manifest lists no {', '.join(missing)}")
+        raise BundleError(f"manifest lists no {', '.join(missing)}")
     return BlindManifest(
         bundle_id=blind_id(manifest.bundle_id, salt),
         artifacts=[by_file[STREAM_FILES[s]] for s in STREAMS],
@@ -68,7 +68,7 @@ def export_blind(bundle_dir: str | Path, out_dir: str | Path, salt: str | None =
     """Write the blind copy of a bundle under ``out_dir`` and return its directory."""
     bundle = Path(bundle_dir)
     if not bundle.is_dir():
-        raise EvalInputError("BUNDLE", f"{bundle}: no such bundle directory")
+        raise BundleError(f"{bundle}: no such bundle directory")
     blind = blind_manifest(read_manifest(bundle), salt)
     out = Path(out_dir)
     final = out / blind.bundle_id
@@ -81,12 +81,10 @@ def export_blind(bundle_dir: str | Path, out_dir: str | Path, salt: str | None =
         for art in blind.artifacts:
             src = bundle / art.file
             if not src.is_file():
-                raise EvalInputError("BUNDLE", f"{src}: missing")
+                raise BundleError(f"{src}: missing")
             data = src.read_bytes()
             if hashlib.sha256(data).hexdigest() != art.sha256:
-                raise EvalInputError(
-                    "BUNDLE", f"{src}: sha256 differs from the manifest (bundle modified?)"
-                )
+                raise BundleError(f"{src}: sha256 differs from the manifest (bundle modified?)")
             (tmp / art.file).write_bytes(data)
         text = blind.model_dump_json(indent=2) + "\n"
         (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")

@@ -1,8 +1,11 @@
 """``rca-mock`` subcommands of evaluation: score, score-suite, export-blind, baselines.
 
-Exit statuses: 0 pass (all pass, for a suite), 1 fail (any fail), 2 unusable input (a
-report that is not JSON or breaks the report schema, a missing bundle or directory, a
-threshold outside 0..1) with ``error: FIELD: message`` on stderr and never a traceback.
+Exit statuses: 0 pass (all pass, for a suite), 1 fail (any fail), 2 unusable input with
+``error: CODE: FIELD: message`` on stderr and never a traceback: ``INVALID_REPORT`` (a
+report that is not a regular file, too large, not JSON, nested too deeply, or breaks the
+report schema), ``INVALID_BUNDLE`` (a missing bundle or label), ``INVALID_PARAMETER`` (a
+missing directory, a threshold outside 0..1). In ``score-suite`` an unusable report
+fails its bundle only (reason ``INVALID_REPORT``, the error in the ``error`` column).
 ``export-blind`` and ``baselines`` exit 0 when they did their job.
 """
 
@@ -35,7 +38,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         try:
             return func(ns)
         except EvalInputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc.code}: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
@@ -80,7 +83,8 @@ def _cmd_score_suite(ns: argparse.Namespace) -> int:
         print(format_table(table))
         failed = results[results["pass_fail"] == "fail"]
         for row in failed.itertuples():
-            print(f"  FAIL {row.bundle_id} ({row.scenario_id}): {row.reason_codes}")
+            why = f" ({row.error})" if isinstance(row.error, str) and row.error else ""
+            print(f"  FAIL {row.bundle_id} ({row.scenario_id}): {row.reason_codes}{why}")
         if ns.out:
             print(f"wrote {ns.out}")
     return EXIT_PASS if passed == len(results) else EXIT_FAIL

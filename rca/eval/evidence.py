@@ -37,6 +37,7 @@ _ID_TOKEN = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 # A range wider than this is checked for existence but hits no label pointer (citing a
 # whole file must not earn recall).
 MAX_RANGE_FOR_HITS = 20
+MAX_LINE_DIGITS = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,12 @@ class ParsedRef:
     request_id: str | None = None
 
 
+def _line_number(digits: str) -> int:
+    # int() of a 5,000-digit run fails (and is slow long before): any number this long is
+    # past the end of every stream, and is reported as such.
+    return int(digits) if len(digits) <= MAX_LINE_DIGITS else 10**MAX_LINE_DIGITS
+
+
 def parse_ref(ref: str) -> ParsedRef:
     text = ref.strip()
     m = _ID_REF.match(text)
@@ -56,8 +63,8 @@ def parse_ref(ref: str) -> ParsedRef:
         return ParsedRef(ref, "request_id", request_id=m["id"].lower())
     m = _LINE_REF.match(text)
     if m:
-        start = int(m["start"])
-        end = int(m["end"]) if m["end"] is not None else start
+        start = _line_number(m["start"])
+        end = _line_number(m["end"]) if m["end"] is not None else start
         return ParsedRef(ref, "line" if m["end"] is None else "range", m["file"], start, end)
     return ParsedRef(ref, "unparsed")
 

@@ -6,9 +6,13 @@ threshold => the same :class:`~rca.eval.models.EvaluationResult`.
 Input
     A bundle directory (its ``ground_truth.json``; the stream files for checking refs)
     and a report, either shape of :mod:`rca.eval.models`. The report is refused as
-    unusable (CLI exit 2, an error naming the field) when it is not JSON, not an object,
-    has neither ``hypotheses`` nor ``root_cause``, or a used field has the wrong type or
-    range (``confidence`` outside 0..1, a ref that is not a string ...).
+    unusable (:class:`ReportError`, code ``INVALID_REPORT``, CLI exit 2, an error naming
+    the file and the field) when it is not a regular file of at most 16 MiB (FIFOs,
+    devices and links are never opened for a blocking read: :mod:`rca.eval._files`),
+    not UTF-8 JSON, nested more than ``MAX_REPORT_DEPTH`` levels, holds an integer of
+    more than ``MAX_REPORT_INT_DIGITS`` digits, is not an object, has neither
+    ``hypotheses`` nor ``root_cause``, or a used field has the wrong type or range
+    (``confidence`` outside 0..1, a ref that is not a string ...).
 
 Prediction
     Brain report: the hypothesis with the highest ``confidence`` (first one on a tie);
@@ -65,6 +69,8 @@ Suites (``score-suite``) add ``NO_REPORT`` (no report file for a bundle) and
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +80,7 @@ from pydantic import ValidationError
 
 from rca.seed.mock_incident_generator import GROUND_TRUTH_FILE, MANIFEST_FILE, GroundTruth
 
+from ._files import UnreadableFile, read_regular_file
 from .evidence import BundleIndex, RefResult, check_ref, hits_pointer
 from .matching import component_credit, is_no_incident, match_root_cause
 from .models import (
@@ -93,6 +100,11 @@ WEIGHTS: dict[str, float] = {
 }
 TIMING_FULL_S = 60.0
 TIMING_ZERO_S = 600.0
+# The report contract's limits (specs/001-build-realistic-mock/contracts/README.md);
+# the file size limit is rca.eval._files.MAX_INPUT_BYTES.
+MAX_REPORT_DEPTH = 64
+MAX_REPORT_INT_DIGITS = 4300
+SHOWN_VALUE_CHARS = 80
 NO_INCIDENT_STATUSES = frozenset({"no_incident", "healthy", "no_anomaly", "nothing_found"})
 
 Report = BrainReport | MinimalAnswer
@@ -100,7 +112,13 @@ ThresholdSource = Literal["cli", "label_override", "label_default"]
 
 
 class EvalInputError(Exception):
-    """Unusable input: a report, bundle or option the scorer cannot use (exit 2)."""
+    """Unusable input: a report, bundle or option the scorer cannot use (exit 2).
+
+    ``code`` is the stable error code the CLI prints first; ``field`` names the input
+    (an option, ``BUNDLE``, or a key path inside a report).
+    """
+
+    code: str = "INVALID_PARAMETER"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -108,6 +126,37 @@ class EvalInputError(Exception):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.args[0]}"
+
+
+class BundleError(EvalInputError):
+    """A bundle directory the scorer cannot use (missing, no label, an invalid label)."""
+
+    code = "INVALID_BUNDLE"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("BUNDLE", message)
+
+
+class ReportError(EvalInputError):
+    """A report the scorer cannot use; ``path`` is its file when it was read from one.
+
+    ``field`` is the key path inside the report (``hypotheses[0].confidence``), or
+    ``REPORT`` for a problem with the file as a whole (not a regular file, too large,
+    not JSON, nested too deeply).
+    """
+
+    code = "INVALID_REPORT"
+
+    def __init__(self, field: str, message: str, path: str | Path | None = None) -> None:
+        super().__init__(field, message)
+        self.path = None if path is None else str(path)
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return super().__str__()
+        if self.field == "REPORT":
+            return f"{self.path}: {self.args[0]}"
+        return f"{self.path}: {self.field}: {self.args[0]}"
 
 
 # ---------------------------------------------------------------------- loading
@@ -118,21 +167,27 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out or "report"
 
 
-def _validation_error(exc: ValidationError) -> EvalInputError:
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short: a hostile report may hold megabytes."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_VALUE_CHARS else f"{text[:SHOWN_VALUE_CHARS]}... (cut)"
+
+
+def _validation_error(exc: ValidationError) -> ReportError:
     err = exc.errors()[0]
     field = _loc(tuple(err["loc"]))
     msg = str(err["msg"])
     value = err.get("input")
-    shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+    shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {_shown(value)})"
     if err["type"] == "missing":
         msg = "missing"
-    return EvalInputError(field, f"{msg}{shown}")
+    return ReportError(field, f"{msg}{shown}")
 
 
 def parse_report(data: Any) -> Report:
     """A report object (already parsed JSON) as one of the two accepted shapes."""
     if not isinstance(data, dict):
-        raise EvalInputError("report", f"must be a JSON object, got {type(data).__name__}")
+        raise ReportError("report", f"must be a JSON object, got {type(data).__name__}")
     try:
         if "hypotheses" in data:
             return BrainReport.model_validate(data)
@@ -140,48 +195,105 @@ def parse_report(data: Any) -> Report:
             return MinimalAnswer.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc) from None
-    raise EvalInputError(
+    raise ReportError(
         "hypotheses",
         "missing: a brain report needs `hypotheses` (a list of {title, summary, "
         "confidence, evidence_refs}); a minimal answer needs `root_cause`",
     )
 
 
-def load_report(path: str | Path) -> Report:
-    path = Path(path)
+class _NotJson(ValueError):
+    """Raised from the JSON decoder's hooks: text Python accepts but JSON does not."""
+
+
+def _json_int(text: str) -> int:
+    # Python's own limit (4300 digits) is a process setting a caller can lift, and
+    # int() of a huge digit string is quadratic: the report format fixes its own.
+    if len(text.lstrip("-")) > MAX_REPORT_INT_DIGITS:
+        raise _NotJson(f"holds an integer of more than {MAX_REPORT_INT_DIGITS} digits")
+    return int(text)
+
+
+def _json_constant(name: str) -> Any:
+    raise _NotJson(f"not valid JSON ({name} is not a JSON value)")
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def decode_report(raw: bytes, path: str | Path | None = None) -> Any:
+    """The JSON value of a report's bytes; :class:`ReportError` (code INVALID_REPORT) if
+    the bytes are not UTF-8 JSON within the limits of the report contract."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvalInputError("REPORT", f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalInputError("REPORT", f"{path}: cannot read ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EvalInputError(
-            "REPORT", f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportError(
+            "REPORT", f"not UTF-8 text (invalid byte at offset {exc.start})", path
         ) from None
-    return parse_report(data)
+    too_deep = f"nested deeper than {MAX_REPORT_DEPTH} levels"
+    try:
+        data = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            "REPORT", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", path
+        ) from None
+    except _NotJson as exc:
+        raise ReportError("REPORT", str(exc), path) from None
+    except RecursionError:  # the decoder recurses per level: far past MAX_REPORT_DEPTH
+        raise ReportError("REPORT", too_deep, path) from None
+    if _deeper_than(data, MAX_REPORT_DEPTH):
+        raise ReportError("REPORT", too_deep, path)
+    return data
+
+
+def load_report(path: str | Path) -> Report:
+    """Read and parse a report file: a regular file of at most MAX_INPUT_BYTES bytes."""
+    try:
+        raw = read_regular_file(path)
+    except UnreadableFile as exc:
+        raise ReportError("REPORT", str(exc), path) from None
+    try:
+        return parse_report(decode_report(raw, path))
+    except ReportError as exc:
+        if exc.path is not None:
+            raise
+        raise ReportError(exc.field, exc.args[0], path) from None
 
 
 def load_truth(bundle_dir: str | Path) -> GroundTruth:
     bundle = Path(bundle_dir)
     if not bundle.is_dir():
-        raise EvalInputError("BUNDLE", f"{bundle}: no such bundle directory")
+        raise BundleError(f"{bundle}: no such bundle directory")
     path = bundle / GROUND_TRUTH_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         hint = ""
         manifest = bundle / MANIFEST_FILE
         if manifest.is_file() and "rca-blind-bundle" in manifest.read_text(errors="replace"):
             hint = " (a blind export carries no label: score against the original bundle)"
-        raise EvalInputError("BUNDLE", f"{bundle}: no {GROUND_TRUTH_FILE}{hint}")
+        raise BundleError(f"{bundle}: no {GROUND_TRUTH_FILE}{hint}")
     try:
-        return GroundTruth.model_validate_json(path.read_bytes())
+        raw = read_regular_file(path)
+    except UnreadableFile as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    try:
+        return GroundTruth.model_validate_json(raw)
     except ValidationError as exc:
         inner = _validation_error(exc)
-        raise EvalInputError(
-            "BUNDLE", f"{path}: invalid label at {inner.field}: {inner.args[0]}"
-        ) from None
+        raise BundleError(f"{path}: invalid label at {inner.field}: {inner.args[0]}") from None
 
 
 def resolve_threshold(truth: GroundTruth, cli: float | None) -> tuple[float, ThresholdSource]:

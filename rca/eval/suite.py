@@ -10,6 +10,7 @@ what it saw.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,7 +24,14 @@ from .baselines import BASELINES, read_blind
 from .blind import blind_id, export_blind
 from .evidence import BundleIndex
 from .models import EvaluationResult
-from .scoring import EvalInputError, evaluate, load_report, load_truth, unusable_result
+from .scoring import (
+    EvalInputError,
+    ReportError,
+    evaluate,
+    load_report,
+    load_truth,
+    unusable_result,
+)
 
 RESULT_COLUMNS = [
     "bundle_id",
@@ -109,16 +117,18 @@ def score_suite(
             reports / f"{truth.bundle_id}.json",
             reports / f"{blind_id(truth.bundle_id, salt)}.json",
         ]
-        path = next((p for p in candidates if p.is_file()), None)
+        # Anything at a report's name counts as its report (a FIFO or a link too, so that
+        # it is refused as INVALID_REPORT, not silently taken for a missing report).
+        path = next((p for p in candidates if os.path.lexists(p)), None)
         if path is None:
             result = unusable_result(truth, "NO_REPORT", threshold)
         else:
             try:
-                result = evaluate(bundle, load_report(path), threshold, truth=truth)
-            except EvalInputError as exc:
-                if exc.field in ("--threshold", "BUNDLE"):
-                    raise
+                report = load_report(path)
+            except ReportError as exc:  # this bundle fails; the suite goes on
                 result = unusable_result(truth, "INVALID_REPORT", threshold, str(exc))
+            else:
+                result = evaluate(bundle, report, threshold, truth=truth)
         rows.append(result_row(result))
     return _frame(rows, RESULT_COLUMNS)
 

@@ -1,7 +1,9 @@
 """Bundles on disk: atomic writes, manifests, validation.
 
-A bundle is built in a hidden sibling directory and renamed into place only when
-complete, so a failure never leaves a half-written bundle and never removes a good one.
+A bundle is built in a hidden sibling directory and swapped into place only when
+complete, so a failure never leaves a half-written bundle and never removes a good one;
+single files likewise go through a temporary file (how, and why no planted symlink is
+ever followed: :mod:`._atomic`).
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from . import _atomic
 from ._errors import GenerationError
-from ._formats import count_file
+from ._formats import count_file, count_records
 from ._labels import build_ground_truth
 from ._models import (
     GROUND_TRUTH_FILE,
@@ -34,7 +37,7 @@ from ._models import (
 )
 from ._parallel import auto_workers, render_streams
 from ._pipeline import FORMAT_VERSION, StreamResult, bundle_id, run_pass, window
-from ._timefmt import from_datetime, rfc3339
+from ._timefmt import rfc3339
 
 T = TypeVar("T")
 GENERATOR_VERSION = "0.1.0"
@@ -72,40 +75,67 @@ def dump_json(model: BaseModel) -> bytes:
 
 
 def request_bundle_id(req: GenerationRequest) -> str:
-    return bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor))
+    return bundle_id(req)
+
+
+def _not_writable(parent: Path, exc: OSError) -> GenerationError:
+    return GenerationError(
+        "GENERATION_FAILED",
+        f"output directory {parent} is not writable: {exc.strerror}",
+        field="out",
+    )
+
+
+def _not_a_bundle_dir(final: Path, exc: _atomic.NotADirectoryTarget) -> GenerationError:
+    # Unusable input, not a failure: the path holds something of the user's; never touched.
+    return GenerationError(
+        "INVALID_PARAMETER",
+        f"out: {final} exists and is not a bundle directory (it is a {exc.kind}); "
+        "move it away or choose another --out",
+        field="out",
+    )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    path: Path
+    fd: int  # descriptor of the staging directory: files inside are opened relative to it
 
 
 @contextmanager
-def _staging(final: Path) -> Iterator[Path]:
-    """A scratch directory beside ``final``; renamed over it only on success."""
+def _staging(final: Path) -> Iterator[_Stage]:
+    """A fresh, locked scratch directory beside ``final``; swapped in only on success.
+
+    See :mod:`._atomic`: random exclusive name, dead runs' leftovers swept first, one
+    atomic exchange with an older bundle, nothing followed through a symlink.
+    """
     parent = final.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = parent / f".{final.name}.partial-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        dir_fd = _atomic.open_dir(parent)
     except OSError as exc:
-        raise GenerationError(
-            "GENERATION_FAILED",
-            f"output directory {parent} is not writable: {exc.strerror}",
-            field="out",
-        ) from exc
-    old = parent / f".{final.name}.old-{os.getpid()}"
+        raise _not_writable(parent, exc) from exc
     try:
-        yield tmp
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException as exc:  # Ctrl-C too: never leave a half-written directory
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not final.exists():
-            old.rename(final)  # the swap failed half-way: put the good bundle back
-        if isinstance(exc, GenerationError) or not isinstance(exc, Exception):
-            raise
-        raise GenerationError("GENERATION_FAILED", f"generation failed: {exc}") from exc
+        try:
+            _atomic.check_directory_target(dir_fd, final.name)  # refuse before working
+            partial = _atomic.create_partial(dir_fd, final.name, directory=True)
+        except _atomic.NotADirectoryTarget as exc:
+            raise _not_a_bundle_dir(final, exc) from None
+        except OSError as exc:
+            raise _not_writable(parent, exc) from exc
+        try:
+            yield _Stage(parent / partial.name, partial.fd)
+            _atomic.install_dir(partial, final.name)
+        except BaseException as exc:  # Ctrl-C too: never leave a half-written directory
+            partial.discard()
+            if isinstance(exc, _atomic.NotADirectoryTarget):
+                raise _not_a_bundle_dir(final, exc) from None
+            if isinstance(exc, GenerationError) or not isinstance(exc, Exception):
+                raise
+            raise GenerationError("GENERATION_FAILED", f"generation failed: {exc}") from exc
+        finally:
+            partial.close()
+    finally:
+        os.close(dir_fd)
 
 
 def _artifact(res: StreamResult, stream: str) -> Artifact:
@@ -157,33 +187,52 @@ def write_bundle(req: GenerationRequest, out_dir: Path, workers: int | None = No
             field="workers",
         )
     final = Path(out_dir) / request_bundle_id(req)
-    with _staging(final) as tmp:
-        result = render_streams(req, tmp, workers)
+    with _staging(final) as stage:
+        result = render_streams(req, stage.fd, workers)
         truth = dump_json(build_ground_truth(req, result))
-        (tmp / GROUND_TRUTH_FILE).write_bytes(truth)
+        with _atomic.new_file(stage.fd, GROUND_TRUTH_FILE) as f:
+            f.write(truth)
         artifacts = [_artifact(result.streams[s], s) for s in STREAMS]
         artifacts.append(_json_artifact(GROUND_TRUTH_FILE, truth))
-        (tmp / MANIFEST_FILE).write_bytes(dump_json(build_manifest(req, artifacts)))
+        with _atomic.new_file(stage.fd, MANIFEST_FILE) as f:
+            f.write(dump_json(build_manifest(req, artifacts)))
     return final
 
 
 def _atomic_write(path: Path, writer: Callable[[IO[bytes]], T]) -> T:
+    """Write ``path`` through an exclusive temporary file renamed over it when complete."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            result = writer(f)
-        tmp.replace(path)
-        return result
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise GenerationError(
+
+    def cannot(exc: OSError) -> GenerationError:
+        return GenerationError(
             "GENERATION_FAILED", f"cannot write {path}: {exc.strerror}", field="out"
-        ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        )
+
+    try:
+        dir_fd = _atomic.open_dir(path.parent)
+    except OSError as exc:
+        raise cannot(exc) from exc
+    try:
+        try:
+            partial = _atomic.create_partial(dir_fd, path.name, directory=False)
+        except OSError as exc:
+            raise cannot(exc) from exc
+        try:
+            # A duplicate descriptor: closing the file keeps the partial's lock until renamed.
+            with os.fdopen(os.dup(partial.fd), "wb") as f:
+                result = writer(f)
+            _atomic.install_file(partial, path.name)
+            return result
+        except OSError as exc:
+            partial.discard()
+            raise cannot(exc) from exc
+        except BaseException:
+            partial.discard()
+            raise
+        finally:
+            partial.close()
+    finally:
+        os.close(dir_fd)
 
 
 def write_stream(req: GenerationRequest, stream: str, path: Path) -> StreamResult:
@@ -203,30 +252,45 @@ def write_ground_truth_file(req: GenerationRequest, path: Path) -> GroundTruth:
 
 
 def write_manifest_file(req: GenerationRequest, bundle_dir: Path) -> Manifest:
-    """Manifest of the files already in ``bundle_dir`` (checksums and counts from disk)."""
+    """Manifest of the files already in ``bundle_dir`` (checksums and counts from disk).
+
+    Only regular files count: a symlink or FIFO in place of a stream is refused, not read.
+    """
     bundle_dir = Path(bundle_dir)
-    artifacts = []
-    for s in STREAMS:
-        path = bundle_dir / STREAM_FILES[s]
-        data = path.read_bytes()
-        records, lines = count_file(s, path)
-        artifacts.append(
-            Artifact(
-                file=path.name,
-                stream=s,  # type: ignore[arg-type]
-                format="jsonl" if s == "mesh" else "text",
-                record_count=records,
-                line_count=lines,
-                bytes=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
+    dir_fd = os.open(bundle_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        artifacts = []
+        for s in STREAMS:
+            data = _read_bundle_file(bundle_dir, dir_fd, STREAM_FILES[s])
+            artifacts.append(
+                Artifact(
+                    file=STREAM_FILES[s],
+                    stream=s,  # type: ignore[arg-type]
+                    format="jsonl" if s == "mesh" else "text",
+                    record_count=count_records(s, data),
+                    line_count=data.count(b"\n"),
+                    bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                )
             )
-        )
-    artifacts.append(
-        _json_artifact(GROUND_TRUTH_FILE, (bundle_dir / GROUND_TRUTH_FILE).read_bytes())
-    )
+        truth = _read_bundle_file(bundle_dir, dir_fd, GROUND_TRUTH_FILE)
+        artifacts.append(_json_artifact(GROUND_TRUTH_FILE, truth))
+    finally:
+        os.close(dir_fd)
     manifest = build_manifest(req, artifacts)
     _atomic_write(bundle_dir / MANIFEST_FILE, lambda f: f.write(dump_json(manifest)))
     return manifest
+
+
+def _read_bundle_file(bundle_dir: Path, dir_fd: int, name: str) -> bytes:
+    try:
+        return _atomic.read_regular(dir_fd, name)
+    except _atomic.NotRegularFile as exc:
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"bundle: {bundle_dir / name} is a {exc.kind}; a bundle holds regular files only",
+            field="bundle",
+        ) from None
 
 
 # ---------------------------------------------------------------------- validation

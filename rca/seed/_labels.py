@@ -17,7 +17,7 @@ from ._models import (
 )
 from ._pipeline import PassResult, bundle_id
 from ._sink import SignalHit
-from ._timefmt import from_datetime, rfc3339
+from ._timefmt import rfc3339
 
 # Alarming-looking lines that are NOT the cause, and why a responder should discard them.
 DISTRACTORS: dict[str, str] = {
@@ -110,7 +110,7 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
     if spec.first_signal is not None and spec.first_signal in hits:
         first = _pointer(hits[spec.first_signal], files)
     return GroundTruth(
-        bundle_id=bundle_id(req.scenario, req.seed, from_datetime(req.time_anchor)),
+        bundle_id=bundle_id(req),
         scenario_id=req.scenario,
         incident=plan.incident,
         root_cause=spec.root_cause,

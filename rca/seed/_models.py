@@ -6,10 +6,11 @@ loudly instead of being ignored.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,6 +39,23 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 1440
 
+# The instants a window may span (issue 17 items 7 and 8, measured with both engines).
+# - From the Unix epoch: the simulation counts microseconds since it, and treats 0 and -1
+#   as "since ever" and "none" (a pooled connection is free from 0; a tick at -1 starts
+#   no noise chunk), so a window before 1970 had its pools busy until the epoch (269
+#   readiness failures in a quiet normal_load) and no background noise.
+# - To an hour before year 10000: the simulation's last tick is an hour past the window's
+#   end (_sim.Simulation, _simcore.c), and every instant up to it is printed with a
+#   four-digit year (datetime and the log formats stop at 9999).
+EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
+RUNS_PAST_END = timedelta(hours=1)
+LATEST_END = datetime(9999, 12, 31, 23, tzinfo=UTC)  # + RUNS_PAST_END: year 10000 begins
+# Below ~1e-12 requests/s the compiled core's mean gap between arrivals (1e6 / rate
+# microseconds, times up to ~37 for the largest exponential draw) overflows 64 bits
+# (measured: 1e-12 works, 1e-13 fails); 1e-9 keeps a factor 1000 from it. A bundle that
+# slow holds no requests at all; scenarios declare the rate their incident needs.
+MIN_RPS = 1e-9
+
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,6 +78,10 @@ def _utc(value: object) -> object:
             )
         return value.astimezone(UTC)
     return value
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 class GenerationRequest(Contract):
@@ -96,7 +118,7 @@ class GenerationRequest(Contract):
     )
     rps: float = Field(
         default=5.0,
-        gt=0.0,
+        ge=MIN_RPS,
         le=2000.0,
         description="Mean baseline request rate at the web tier over the window (requests/s); "
         "a scenario's traffic spike comes on top.",
@@ -109,6 +131,34 @@ class GenerationRequest(Contract):
     @classmethod
     def _anchor_utc(cls, value: object) -> object:
         return _utc(value)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_or_non_finite(cls, value: object) -> object:
+        # Lax mode reads true as 1 (`seed: true` in a config became seed 1), and no field
+        # is a boolean. NaN fails every range check, so the message would be a misleading
+        # "should be <= 2000"; infinities are out of every range too.
+        if isinstance(value, bool):
+            raise ValueError("a boolean (true/false) is not allowed here")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> GenerationRequest:
+        """The window lies where the simulation and the formats work (see LATEST_END)."""
+        duration = timedelta(minutes=self.duration_minutes)
+        latest = LATEST_END - duration
+        if not EARLIEST_START <= self.time_anchor <= latest:
+            raise GenerationError(
+                "INVALID_PARAMETER",
+                f"time_anchor={_rfc3339(self.time_anchor)}: a {self.duration_minutes}-minute "
+                f"window must start at or after {_rfc3339(EARLIEST_START)} and end by "
+                f"{_rfc3339(LATEST_END)} (allowed: "
+                f"{_rfc3339(EARLIEST_START)}..{_rfc3339(latest)})",
+                field="time_anchor",
+            )
+        return self
 
     @field_validator("scenario")
     @classmethod

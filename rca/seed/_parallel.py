@@ -7,20 +7,26 @@ own simulation, so only big bundles are split, into at most ``MAX_WORKERS`` grou
 
 Workers are forked (cheap: the modules are already imported), on Linux only. Forking a
 process that runs other threads can deadlock, so a threaded caller renders in one process
-instead.
+instead. A worker dies with its parent (``PR_SET_PDEATHSIG``, even on SIGKILL), and the
+parent kills and reaps its workers on every way out, so no run leaves a process behind.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
+from ._atomic import new_file
 from ._errors import GenerationError
+from ._linux import die_with_parent
 from ._models import STREAM_FILES, STREAMS, GenerationRequest
 from ._pipeline import PassResult, StreamResult, run_pass
 
@@ -84,44 +90,95 @@ def stream_groups(workers: int) -> list[tuple[str, ...]]:
     return [tuple(sorted(groups[i], key=STREAMS.index)) for i in order if groups[i]]
 
 
-def _render(req: GenerationRequest, streams: Sequence[str], out_dir: Path) -> PassResult:
+def _render(req: GenerationRequest, streams: Sequence[str], dir_fd: int) -> PassResult:
     with ExitStack() as stack:
         files: dict[str, IO[bytes]] = {
-            s: stack.enter_context(open(out_dir / STREAM_FILES[s], "wb")) for s in streams
+            s: stack.enter_context(new_file(dir_fd, STREAM_FILES[s])) for s in streams
         }
         return run_pass(req, streams, files)
 
 
-def _render_in_worker(
-    req: GenerationRequest, streams: tuple[str, ...], out_dir: str
-) -> dict[str, StreamResult]:
-    return _render(req, streams, Path(out_dir)).streams
+def _worker_main(
+    conn: Connection, parent: int, req: GenerationRequest, streams: tuple[str, ...], dir_fd: int
+) -> None:
+    """A forked worker: render ``streams``, send back the results or the exception."""
+    # The parent's handlers turn signals into exceptions for its cleanup; a worker has
+    # nothing of its own to clean up, and the parent stops it when it stops.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent, signal.SIGKILL)  # never an orphan rendering on after a kill -9
+    try:
+        reply: tuple[str, object] = ("ok", _render(req, streams, dir_fd).streams)
+    except BaseException as exc:  # KeyboardInterrupt too: the parent re-raises it
+        reply = ("error", exc)
+    try:
+        conn.send(reply)
+    except Exception as exc:  # an exception that does not pickle
+        conn.send(("error", GenerationError("GENERATION_FAILED", f"worker: {exc}")))
 
 
-def render_streams(req: GenerationRequest, out_dir: Path, workers: int = 1) -> PassResult:
-    """Write every stream file into ``out_dir``; the result is that of one whole pass."""
+class WorkerPool:
+    """Forked processes rendering one group of streams each; on leaving the ``with``,
+    by whatever path, every one of them has exited and been reaped."""
+
+    def __init__(self, req: GenerationRequest, groups: Sequence[tuple[str, ...]], dir_fd: int):
+        import multiprocessing  # here: a one-process bundle (every workflow job) skips it
+
+        ctx = multiprocessing.get_context("fork")
+        self._workers: list[tuple[BaseProcess, Connection]] = []
+        try:
+            for group in groups:
+                receive, send = ctx.Pipe(duplex=False)
+                args = (send, os.getpid(), req, group, dir_fd)
+                proc = ctx.Process(target=_worker_main, args=args, daemon=True)
+                self._workers.append((proc, receive))
+                proc.start()
+                send.close()  # the worker's end: EOF here once the worker is gone
+        except BaseException as exc:  # a signal half-way: stop the ones already started
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def results(self) -> dict[str, StreamResult]:
+        merged: dict[str, StreamResult] = {}
+        for proc, receive in self._workers:
+            try:
+                status, value = receive.recv()
+            except EOFError:
+                proc.join()
+                raise GenerationError(
+                    "GENERATION_FAILED",
+                    f"a worker process died (exit status {proc.exitcode}); retry with workers=1",
+                ) from None
+            if status == "error":
+                raise cast(BaseException, value)
+            merged.update(cast(dict[str, StreamResult], value))
+        return merged
+
+    def __exit__(self, *exc_info: object) -> None:
+        # On an error or a signal the workers' output is about to be discarded: stop them
+        # now rather than wait. Joined either way, so none writes into a removed directory.
+        failed = exc_info[0] is not None
+        started = [(proc, receive) for proc, receive in self._workers if proc.pid is not None]
+        for proc, _ in started:
+            if failed and proc.is_alive():
+                proc.kill()
+        for proc, receive in started:
+            proc.join()
+            receive.close()
+
+
+def render_streams(req: GenerationRequest, dir_fd: int, workers: int = 1) -> PassResult:
+    """Write every stream file into the directory ``dir_fd``; the result is that of one
+    whole pass."""
     groups = stream_groups(workers) if workers > 1 and can_fork() else [STREAMS]
     if len(groups) == 1:
-        return _render(req, STREAMS, out_dir)
-    # Imported here: a one-process bundle (every workflow job) does not pay for them.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = multiprocessing.get_context("fork")
-    # Leaving the `with` waits for the workers, so they never write into a staging
-    # directory that an error in this process is about to remove.
-    with ProcessPoolExecutor(max_workers=len(groups) - 1, mp_context=ctx) as pool:
-        futures = [pool.submit(_render_in_worker, req, g, str(out_dir)) for g in groups[1:]]
-        local = _render(req, groups[0], out_dir)
-        merged = dict(local.streams)
-        try:
-            for f in futures:
-                merged.update(f.result())
-        except BrokenProcessPool as exc:
-            raise GenerationError(
-                "GENERATION_FAILED", f"a worker process died ({exc}); retry with workers=1"
-            ) from exc
+        return _render(req, STREAMS, dir_fd)
+    with WorkerPool(req, groups[1:], dir_fd) as pool:
+        local = _render(req, groups[0], dir_fd)
+        merged = {**local.streams, **pool.results()}
     return PassResult(
         {s: merged[s] for s in STREAMS}, local.plan, local.window_start_us, local.window_end_us
     )

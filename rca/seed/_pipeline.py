@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from . import scenarios
-from ._models import STREAM_FILES, GenerationRequest
+from ._errors import GenerationError
+from ._models import STREAM_FILES, GenerationRequest, allowed_values
 from ._rng import Rng
 from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick, resolve_engine
 from ._sink import SignalHit, new_sink
@@ -17,13 +20,18 @@ from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
 from .scenarios import Fact, Plan, PlanContext
 
-FORMAT_VERSION = "2"  # bump when any renderer's output bytes change on purpose
+FORMAT_VERSION = "3"  # bump when any renderer's output bytes change on purpose
 
 
-def bundle_id(scenario: str, seed: int, time_anchor_us: int) -> str:
-    """``mock-`` + 12 hex chars, stable for (scenario, seed, anchor)."""
-    digest = hashlib.sha256(f"{scenario}|{seed}|{time_anchor_us}".encode()).hexdigest()
-    return f"mock-{digest[:12]}"
+def bundle_id(req: GenerationRequest) -> str:
+    """``mock-`` + 12 hex chars of the sha256 of the whole request, canonical JSON.
+
+    Every field of the model counts (a field added later too), so two requests that
+    differ in any byte of their bundle never share a directory. The JSON form is
+    pydantic's (the anchor normalised to UTC), keys sorted, no whitespace.
+    """
+    canonical = json.dumps(req.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"mock-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
 
 
 def window(req: GenerationRequest) -> tuple[int, int]:
@@ -53,10 +61,27 @@ class PassResult:
 def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
     """The stack and the scenario's fault plan (cheap; raises if the scenario refuses)."""
     start, end = window(req)
+    scenario = scenarios.get(req.scenario)
+    minimum = scenario.minimum_rps(req.duration_minutes, req.api_replicas)
+    if req.rps < minimum:
+        high = allowed_values("rps") or ""
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"rps={req.rps}: too little traffic for {req.scenario} to show its incident in "
+            f"{req.duration_minutes} minutes with {req.api_replicas} orders-api pods "
+            f"(allowed: {_round_up(minimum)}..{high.partition('..')[2]})",
+            field="rps",
+        )
     world_rng = Rng(req.seed, req.scenario, "world")
     stack = build_stack(world_rng, start, req.api_replicas)
-    plan = scenarios.get(req.scenario).plan(PlanContext(start, end, req.rps, stack, world_rng))
+    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng))
     return stack, plan
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to 3 significant digits: a rate a user can type that passes."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 2)
+    return float(f"{math.ceil(value / step - 1e-9) * step:.3g}")
 
 
 def simulation_for(
@@ -96,13 +121,18 @@ def run_pass(
     noise = {"low": 0.4, "medium": 1.0, "high": 2.5}[req.noise_profile]
     ctx = RenderContext(req.seed, req.scenario, start, end, noise, stack, plan)
     outputs = outputs or {}
-    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine) for s in streams}
+    # A bundle holds what its window's logs hold: a line stamped at or after the end (a
+    # checkpoint completing, a reconnect due at the simulation's last tick) is dropped.
+    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine, (start, end)) for s in streams}
     renderers = [RENDERERS[s](ctx, sinks[s]) for s in streams]
     on_request = [r.handler() for r in renderers]
     for e in sim.run():
         if type(e) is Request:  # the common case first, without isinstance's MRO walk
-            for handle in on_request:
-                handle(e)
+            # A request still open at the window's end is in no stream: every layer
+            # agrees on which requests the bundle holds.
+            if e.end_us < end:
+                for handle in on_request:
+                    handle(e)
         elif isinstance(e, Fact):
             for r in renderers:
                 r.fact(e)

@@ -2515,8 +2515,9 @@ static PyTypeObject UiFormatterType = {
 };
 
 /* ------------------------------------------------------------------ the sink */
-/* Sink(file, out, sha, SignalHit): _sink.Sink (the reference) with the same bytes, the
- * same writes and the same signal index, kept in C. Entries wait in an array until the
+/* Sink(file, out, sha, SignalHit[, from_us, until_us]): _sink.Sink (the reference) with
+ * the same bytes, the same writes and the same signal index, kept in C. Entries stamped
+ * outside [from_us, until_us) (the bundle's window) are dropped as they are added. Entries wait in an array until the
  * watermark passes them; a flush sorts them by (instant, arrival), appends their UTF-8
  * to one buffer, and writes (and hashes) that buffer every 512 entries, exactly
  * where the reference writes. The renderers' compiled request handlers below add to it
@@ -2537,6 +2538,7 @@ typedef struct {
     Py_ssize_t count; /* entries in buf */
     int writing;      /* in sha.update / out.write: a flush now would reorder writes */
     long long bytes, lines, records;
+    int64_t from, until; /* the window: entries outside it are never written */
 } Sink;
 
 static PyTypeObject SinkType;
@@ -2549,6 +2551,7 @@ static int sink_add(Sink *s, int64_t t, PyObject *text, PyObject *keys, PyObject
         PyErr_SetString(PyExc_TypeError, "Sink.add: text must be a str");
         return -1;
     }
+    if (t < s->from || t >= s->until) return 0;
     if (s->n == s->cap) {
         Py_ssize_t cap = s->cap ? 2 * s->cap : 1024;
         SinkEntry *p = PyMem_Realloc(s->pend, (size_t)cap * sizeof *p);
@@ -2785,8 +2788,10 @@ static PyObject *Sink_close(Sink *s, PyObject *Py_UNUSED(ignored))
 static int Sink_init(Sink *s, PyObject *args, PyObject *kw)
 {
     PyObject *file, *out, *sha, *hit;
-    static char *names[] = {"file", "out", "sha", "SignalHit", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UOOO:Sink", names, &file, &out, &sha, &hit))
+    long long from = INT64_MIN, until = INT64_MAX;
+    static char *names[] = {"file", "out", "sha", "SignalHit", "from_us", "until_us", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UOOO|LL:Sink", names, &file, &out, &sha, &hit,
+                                     &from, &until))
         return -1;
     if (s->n || s->count || s->records) {
         PyErr_SetString(PyExc_RuntimeError, "Sink: already in use");
@@ -2799,6 +2804,8 @@ static int Sink_init(Sink *s, PyObject *args, PyObject *kw)
     Py_XSETREF(s->sha, Py_NewRef(sha));
     Py_XSETREF(s->SignalHit, Py_NewRef(hit));
     Py_XSETREF(s->signals, signals);
+    s->from = from;
+    s->until = until;
     return 0;
 }
 

@@ -33,7 +33,16 @@ class UiFormatter:
 class Sink:
     """``_sink.Sink`` in C: the same writes, bytes and signal index."""
 
-    def __init__(self, file: str, out: Any, sha: Any, signal_hit: type, /) -> None: ...
+    def __init__(
+        self,
+        file: str,
+        out: Any,
+        sha: Any,
+        signal_hit: type,
+        from_us: int = ...,
+        until_us: int = ...,
+        /,
+    ) -> None: ...
     @property
     def file(self) -> str: ...
     @property

@@ -10,6 +10,11 @@ signal key (``api.hikari_timeout``, ``mesh.504.UT`` ...) the first line that sho
 how often it occurred and when. Ground truth is built from that index, so every
 evidence pointer is a line this very pass wrote.
 
+A sink may be given a window, ``[from_us, until_us)``: entries stamped outside it are
+dropped as they are added, so no line of a bundle lies outside the bundle's window
+whatever a renderer schedules (a checkpoint that completes after the end, a reconnect
+due at the simulation's last tick).
+
 ``Sink`` is the reference. With the native engine, ``new_sink`` returns its compiled
 twin (``_simcore.Sink``): the same writes, bytes and index, and the compiled request
 handlers of the busiest renderers add to it without a Python call.
@@ -61,21 +66,28 @@ class LineSink(Protocol):
     def close(self) -> None: ...
 
 
-def new_sink(file: str, out: IO[bytes] | None, engine: str) -> LineSink:
+EVERY_INSTANT = (-(1 << 63), (1 << 63) - 1)
+
+
+def new_sink(
+    file: str, out: IO[bytes] | None, engine: str, window: tuple[int, int] = EVERY_INSTANT
+) -> LineSink:
     """The compiled sink for the ``native`` engine, else the reference."""
     if engine == "native":
         from . import _simcore
 
-        return _simcore.Sink(file, out, hashlib.sha256(), SignalHit)
-    return Sink(file, out)
+        return _simcore.Sink(file, out, hashlib.sha256(), SignalHit, *window)
+    return Sink(file, out, window)
 
 
 class Sink:
     __slots__ = (
         "_buf",
+        "_from",
         "_out",
         "_pending",
         "_seq",
+        "_until",
         "bytes",
         "file",
         "lines",
@@ -84,8 +96,11 @@ class Sink:
         "signals",
     )
 
-    def __init__(self, file: str, out: IO[bytes] | None) -> None:
+    def __init__(
+        self, file: str, out: IO[bytes] | None, window: tuple[int, int] = EVERY_INSTANT
+    ) -> None:
         self.file = file
+        self._from, self._until = window
         self._out = out
         self._pending: list[tuple[int, int, str, tuple[str, ...], str | None]] = []
         self._seq = 0
@@ -99,6 +114,8 @@ class Sink:
     def add(
         self, t_us: int, text: str, keys: tuple[str, ...] = (), request_id: str | None = None
     ) -> None:
+        if not self._from <= t_us < self._until:
+            return  # outside the window: never written, never indexed
         self._seq += 1
         self._pending.append((t_us, self._seq, text, keys, request_id))
 

@@ -6,11 +6,13 @@ Library::
     path = generate_bundle(GenerationRequest(scenario="bad_api_rollout", seed=7,
                                              time_anchor="2026-11-26T05:00:00Z"), "out/")
 
-CLI (also ``rca-mock``)::
+CLI (also ``rca-mock``; one flag per request field, generated from the model)::
 
     python -m rca.seed.mock_incident_generator generate --scenario S --seed N \\
         --time-anchor T [--duration-minutes M] [--rps R] [--noise-profile P] \\
-        [--threshold X] --out DIR
+        [--threshold X] [--out DIR] [--json]
+    python -m rca.seed.mock_incident_generator --scenario S --seed N --time-anchor T
+        # no command: generate, into tests/fixtures/mock_incidents/<bundle_id>/
     python -m rca.seed.mock_incident_generator list-scenarios
     python -m rca.seed.mock_incident_generator validate BUNDLE_DIR
 
@@ -22,8 +24,11 @@ field with its allowed values, and leave nothing half-written behind.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
+import signal
 import sys
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,7 @@ from ._bundle import (
     write_stream,
 )
 from ._errors import ErrorCode, GenerationError
+from ._interrupt import Interrupted, signals_raise
 from ._models import (
     GROUND_TRUTH_FILE,
     LABEL_ONLY_FIELDS,
@@ -57,6 +63,7 @@ from ._models import (
     allowed_values,
 )
 from ._pipeline import StreamResult, plan_for
+from ._response import Determinism, GenerationResponse, generation_response
 
 __all__ = [
     "GROUND_TRUTH_FILE",
@@ -66,11 +73,13 @@ __all__ = [
     "STREAM_FILES",
     "Artifact",
     "CausalStep",
+    "Determinism",
     "Distractor",
     "ErrorCode",
     "EvidencePointer",
     "GenerationError",
     "GenerationRequest",
+    "GenerationResponse",
     "GroundTruth",
     "IncidentWindow",
     "Manifest",
@@ -79,6 +88,7 @@ __all__ = [
     "bundle_id_for",
     "generate_bundle",
     "generate_stream",
+    "generation_response",
     "list_scenarios",
     "main",
     "make_request",
@@ -144,6 +154,9 @@ def generate_bundle(
 ) -> Path:
     """Write ``out_dir/<bundle_id>/`` atomically and return its path.
 
+    An older bundle there is replaced in one step; a file or symlink there is refused
+    (``INVALID_PARAMETER``, field ``out``) and left untouched.
+
     ``workers`` processes render groups of streams side by side; the bytes are the same
     for any value. ``None`` (the default) uses up to 3 of the usable CPUs for bundles of
     20k requests or more and one process below that.
@@ -181,64 +194,117 @@ EXIT_INVALID = 2
 EXIT_FAILED = 1
 
 
+# The spec's default bundle root (specs/001-build-realistic-mock), relative to the
+# working directory: where `generate` writes without --out.
+DEFAULT_OUT = "tests/fixtures/mock_incidents"
+PACKAGE = "rca-mock-incidents"
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _number_type(field: str) -> type[int] | type[float] | None:
+    """``int`` or ``float`` when the request field holds that number (through Annotated
+    and Optional), else None: the flag's text is passed on as it is."""
+    pending: list[Any] = [GenerationRequest.model_fields[field].annotation]
+    while pending:
+        tp = pending.pop()
+        if tp is int or tp is float:
+            return tp
+        pending += [a for a in typing.get_args(tp) if isinstance(a, type) or typing.get_args(a)]
+    return None
+
+
 def _request_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", required=True, help="scenario id (see list-scenarios)")
-    p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--time-anchor", required=True, help="window start, RFC 3339 UTC")
-    p.add_argument("--duration-minutes", type=int)
-    p.add_argument("--resolution-seconds", type=int)
-    p.add_argument(
-        "--rps",
-        type=float,
-        help="mean baseline request rate at the web tier (a spike comes on top)",
-    )
-    p.add_argument("--noise-profile", help="low | medium | high")
-    p.add_argument("--threshold", type=float, help="pass threshold (label threshold_default)")
-    p.add_argument("--threshold-override", type=float)
-    p.add_argument("--api-replicas", type=int)
+    """One flag per request field, read off the model: names, required, help, allowed."""
+    for name, info in GenerationRequest.model_fields.items():
+        allowed = allowed_values(name)
+        notes = [f"allowed: {allowed}"] if allowed else []
+        if not info.is_required():
+            notes.append("default: unset" if info.default is None else f"default: {info.default}")
+        text = (info.description or name).rstrip(".")
+        text = f"{text} ({'; '.join(notes)})" if notes else text
+        p.add_argument(
+            _flag(name), dest=name, required=info.is_required(), help=text.replace("%", "%%")
+        )
 
 
-def _workers(text: str) -> int:
+def _parse_flag(field: str, text: str) -> object:
+    """A flag's text as its field's number type; INVALID_PARAMETER naming the field if not.
+
+    Parsed here rather than by argparse's ``type=``, whose error carries no code."""
+    kind = _number_type(field)
+    if kind is None:
+        return text
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        allowed = allowed_values(field)
+        suffix = f" (allowed: {allowed})" if allowed else ""
+        raise GenerationError(
+            "INVALID_PARAMETER", f"{field}={text!r}: must be {what}{suffix}", field=field
+        ) from None
+
+
+def _request_from(ns: argparse.Namespace) -> GenerationRequest:
+    fields = {
+        name: _parse_flag(name, getattr(ns, name))
+        for name in GenerationRequest.model_fields
+        if getattr(ns, name, None) is not None
+    }
+    return make_request(**fields)
+
+
+def _workers(text: str | None) -> int | None:
+    if text is None:
+        return None
     try:
         n = int(text)
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"workers={text!r}: expected a whole number >= 1")
+        raise GenerationError(
+            "INVALID_PARAMETER", f"workers={text!r}: expected a whole number >= 1", field="workers"
+        )
     return n
 
 
-def _request_from(ns: argparse.Namespace) -> GenerationRequest:
-    names = (
-        "scenario",
-        "seed",
-        "time_anchor",
-        "duration_minutes",
-        "resolution_seconds",
-        "rps",
-        "noise_profile",
-        "threshold",
-        "threshold_override",
-        "api_replicas",
-    )
-    fields = {n: getattr(ns, n) for n in names if getattr(ns, n, None) is not None}
-    return make_request(**fields)
+def _out_path(text: str, what: str) -> str:
+    """``--out``, refused when it names no path (``-`` would create a file or directory
+    literally named ``-``; nothing here writes to standard output)."""
+    if text == "-":
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"out='-': not {what} (nothing is written to standard output; for a path "
+            "named '-', write ./-)",
+            field="out",
+        )
+    if not text:
+        raise GenerationError("INVALID_PARAMETER", f"out='': empty; give {what}", field="out")
+    return text
 
 
 def _cmd_generate(ns: argparse.Namespace) -> int:
-    path = generate_bundle(_request_from(ns), ns.out, workers=ns.workers)
-    print(path)
+    request = _request_from(ns)
+    out = _out_path(ns.out, "a directory path")
+    path = generate_bundle(request, out, workers=_workers(ns.workers))
+    if ns.json:
+        print(generation_response(path).model_dump_json(indent=2))
+    else:
+        print(path)
     return 0
 
 
 def _cmd_stream(ns: argparse.Namespace) -> int:
-    res = generate_stream(_request_from(ns), ns.stream, ns.out)
+    res = generate_stream(_request_from(ns), ns.stream, _out_path(ns.out, "a file path"))
     print(f"{ns.out}\t{res.records} records\t{res.sha256}")
     return 0
 
 
 def _cmd_ground_truth(ns: argparse.Namespace) -> int:
-    write_ground_truth(_request_from(ns), ns.out)
+    write_ground_truth(_request_from(ns), _out_path(ns.out, "a file path"))
     print(ns.out)
     return 0
 
@@ -269,12 +335,21 @@ def add_commands(sub: Any) -> None:
     """Register the generator's subcommands on an argparse subparsers object."""
     g = sub.add_parser("generate", help="write one bundle directory")
     _request_args(g)
-    g.add_argument("--out", required=True, help="parent directory of the bundle")
+    g.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"parent directory of the bundle (default: {DEFAULT_OUT}, in the working directory)",
+    )
     g.add_argument(
         "--workers",
-        type=_workers,
         help="processes rendering streams side by side (same bytes for any value; "
         "default: by bundle size, at most 3)",
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        help="print the generation response (bundle_id, scenario, seed, path, artifacts, "
+        "determinism) as JSON instead of the path",
     )
     g.set_defaults(func=_cmd_generate)
 
@@ -310,7 +385,14 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INVALID
     try:
-        return func(ns)
+        with signals_raise():  # SIGTERM too runs the cleanup (no half-written bundle)
+            return func(ns)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:  # a SIGINT that came before the handler was in place
+        print("error: interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
     except GenerationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if exc.code == "GENERATION_FAILED" else EXIT_INVALID
@@ -324,13 +406,47 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
 
 
+def package_version() -> str:
+    """The installed distribution's version (package metadata, not a copy in the code)."""
+    try:
+        return importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"{PACKAGE} {package_version()}")
+
+
+def forbid_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """``allow_abbrev=False`` on ``parser`` and every subcommand parser below it.
+
+    argparse takes any unambiguous prefix of a long option by default (``--thr 0.9`` for
+    ``--threshold``), so a typo or a future option can silently change what a flag means.
+    Set after the subcommands are registered, so every module's parsers are covered."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                forbid_abbreviations(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rca.seed.mock_incident_generator",
-        description="Generate mock incident bundles.",
+        description="Generate mock incident bundles. Without a command, the arguments are "
+        f"those of `generate` (the spec's form: --scenario S --seed N --time-anchor T, "
+        f"into {DEFAULT_OUT}/<bundle_id>/).",
+        allow_abbrev=False,
     )
+    add_version(parser)
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    return run_cli(parser, argv)
+    forbid_abbreviations(parser)
+    args = list(sys.argv[1:] if argv is None else argv)
+    # The spec's quickstart form has no command: options first means `generate`.
+    if args and args[0].startswith("--") and args[0] not in ("--help", "--version"):
+        args.insert(0, "generate")
+    return run_cli(parser, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ copy it into their own ``tmp_path`` first).
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from rca.seed import _parallel
 from rca.seed.mock_incident_generator import generate_bundle
 from tests.integration.logs import FAILURES, SCENARIOS, Bundle
 from tests.realtools import PgBadgerResult, missing_tools, pgbadger_parse
@@ -99,18 +99,18 @@ def pgbadger_results(bundles: dict[str, Bundle]) -> dict[str, PgBadgerResult]:
 
 @pytest.fixture
 def worker_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The ``max_workers`` of every process pool a bundle starts (proof workers ran).
+    """The number of worker processes of every pool a bundle starts (proof workers ran).
 
     ``render_streams`` quietly renders in one process when it may not fork, so a test of
     the worker path asserts on this list rather than trusting the request.
     """
     started: list[int] = []
-    real = concurrent.futures.ProcessPoolExecutor
+    real = _parallel.WorkerPool
 
     class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
-            started.append(max_workers or 0)
-            super().__init__(max_workers=max_workers, **kwargs)
+        def __init__(self, req: Any, groups: Sequence[Any], dir_fd: int) -> None:
+            started.append(len(groups))
+            super().__init__(req, groups, dir_fd)
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Counting)
+    monkeypatch.setattr(_parallel, "WorkerPool", Counting)
     return started

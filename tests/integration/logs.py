@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -323,4 +324,82 @@ def label_pointers(truth: dict[str, Any]) -> list[dict[str, Any]]:
     for step in truth["causal_chain"]:
         out += step["evidence"]
     out += [d["pointer"] for d in truth["distractors"]]
+    return out
+
+
+# ---------------------------------------------------------------- timestamps of every line
+# Each stream's own stamp, read off the line as a responder's tool would; lines without one
+# are continuations of the entry above (stack traces, autovacuum details).
+_UI_ACCESS_STAMP = re.compile(
+    r"^\S+ - \S+ \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
+)
+_UI_ERROR_STAMP = re.compile(r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[")
+_API_STAMP = re.compile(
+    r"^\[pod/[^\]]+\] \[?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})(?:Z|\+0000\])"
+)
+_DB_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) UTC ")
+_KLOG_STAMP = re.compile(r"^[IWEF](\d{4} \d{2}:\d{2}:\d{2}\.\d{6}) ")
+
+
+def _ui_stamp(line: str, _start: datetime) -> datetime | None:
+    if m := _UI_ACCESS_STAMP.match(line):
+        return parse_nginx_time(m[1])
+    if m := _UI_ERROR_STAMP.match(line):
+        return datetime.strptime(m[1], "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
+    return None
+
+
+def _api_stamp(line: str, _start: datetime) -> datetime | None:
+    m = _API_STAMP.match(line)
+    return None if m is None else datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+
+
+def _db_stamp(line: str, _start: datetime) -> datetime | None:
+    m = _DB_STAMP.match(line)
+    return None if m is None else datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+
+
+def _k8s_stamp(line: str, start: datetime) -> datetime | None:
+    m = _KLOG_STAMP.match(line)
+    if m is None:
+        return None
+    stamp = klog_to_datetime(m[1], start.year)  # klog prints no year: the window's
+    return stamp if stamp >= start - timedelta(days=180) else klog_to_datetime(m[1], start.year + 1)
+
+
+def _mesh_stamp(line: str, _start: datetime) -> datetime | None:
+    return parse_rfc3339(json.loads(line)["start_time"])
+
+
+LINE_STAMPS: dict[str, Callable[[str, datetime], datetime | None]] = {
+    "ui_events.log": _ui_stamp,
+    "api_logs.log": _api_stamp,
+    "db_events.log": _db_stamp,
+    "k8s_events.log": _k8s_stamp,
+    "mesh_events.jsonl": _mesh_stamp,
+}
+
+
+def line_stamps(path: Path, window_start: datetime) -> Iterator[tuple[int, datetime]]:
+    """(1-based line, instant) of every stamped line of one stream file, streaming."""
+    stamp = LINE_STAMPS[path.name]
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            t = stamp(line, window_start)
+            if t is not None:
+                yield n, t
+
+
+def lines_outside_window(bundle_dir: Path, streams: dict[str, str]) -> dict[str, list[str]]:
+    """Per stream file of ``streams`` (stream -> file): 'line N: instant' of every line
+    stamped outside the manifest's [window_start, window_end)."""
+    manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+    start = parse_rfc3339(manifest["window_start"])
+    end = parse_rfc3339(manifest["window_end"])
+    out: dict[str, list[str]] = {}
+    for file in streams.values():
+        stamps = line_stamps(bundle_dir / file, start)
+        bad = [f"line {n}: {t.isoformat()}" for n, t in stamps if not start <= t < end]
+        if bad:
+            out[file] = bad
     return out

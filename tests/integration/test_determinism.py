@@ -27,14 +27,15 @@ from tests.integration.logs import SCENARIOS, Bundle
 
 BUNDLE_FILES = (*STREAM_FILES.values(), "ground_truth.json", "manifest.json")
 
-# (scenario, seed 42, 2026-11-26T05:00:00Z) -> bundle id. Pinned: ids are how results are
-# matched to labels, so they must never drift with a refactoring.
+# The session's request of each scenario (request_for: seed 42, 2026-11-26T05:00:00Z,
+# 30 min, 2.5 rps) -> bundle id, a hash of the whole request. Pinned: ids are how results
+# are matched to labels, so they must never drift with a refactoring.
 EXPECTED_IDS = {
-    "normal_load": "mock-a8ecdcad6a62",
-    "db_connection_pool_exhaustion": "mock-dc3c205611c4",
-    "slow_query_regression": "mock-604489e6aa66",
-    "bad_api_rollout": "mock-9f3e28c870dc",
-    "pod_oom_restart_loop": "mock-aab21e9c9417",
+    "normal_load": "mock-c83ba1149668",
+    "db_connection_pool_exhaustion": "mock-5593f3696737",
+    "slow_query_regression": "mock-e76aad17311e",
+    "bad_api_rollout": "mock-c3b06f63a104",
+    "pod_oom_restart_loop": "mock-e3d4ffbbaac7",
 }
 
 

@@ -3,7 +3,6 @@ half-written, and a good bundle never lost to a failed regeneration."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import errno
 import os
 import shlex
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rca.seed import _parallel, renderers
+from rca.seed import _atomic, _parallel, renderers
 from rca.seed.mock_incident_generator import (
     GenerationError,
     generate_bundle,
@@ -268,7 +267,7 @@ def test_a_threaded_caller_renders_in_one_process(
     def no_pool(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("forked while another thread was running")
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(_parallel, "WorkerPool", no_pool)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -311,19 +310,25 @@ def test_cli_refuses_bad_workers(tmp_path: Path, value: str) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize("renameat2", [True, False], ids=["exchange", "two-renames"])
 def test_failed_swap_keeps_the_good_bundle(
-    monkeypatch: pytest.MonkeyPatch, good_bundle: tuple[Path, dict[str, bytes]]
+    monkeypatch: pytest.MonkeyPatch, good_bundle: tuple[Path, dict[str, bytes]], renameat2: bool
 ) -> None:
-    """The last step (partial dir -> final name) fails after the old bundle moved aside."""
+    """The last step (partial dir -> final name) fails; without renameat2, after the old
+    bundle moved aside."""
     path, before = good_bundle
-    real_rename = Path.rename
+    real_rename = os.rename
 
-    def rename(self: Path, target: Any) -> Path:
-        if Path(target) == path and ".partial-" in self.name:
+    def failing_exchange(*args: Any) -> None:
+        raise OSError(errno.EIO if renameat2 else errno.ENOSYS, "injected")
+
+    def rename(src: Any, dst: Any, **kwargs: Any) -> None:
+        if dst == path.name and ".partial-" in str(src):
             raise OSError(errno.EIO, "Input/output error")
-        return real_rename(self, target)
+        real_rename(src, dst, **kwargs)
 
-    monkeypatch.setattr(Path, "rename", rename)
+    monkeypatch.setattr(_atomic, "renameat2", failing_exchange)
+    monkeypatch.setattr(os, "rename", rename)
 
     with pytest.raises(GenerationError) as info:
         generate_bundle(request_for("db_connection_pool_exhaustion"), path.parent)

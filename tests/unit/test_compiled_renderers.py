@@ -380,8 +380,8 @@ def test_the_python_engine_writes_through_the_reference_sink(
     seen: list[type] = []
     original = new_sink
 
-    def spy(file: str, out: Any, engine: str) -> LineSink:
-        sink = original(file, out, engine)
+    def spy(file: str, out: Any, engine: str, window: tuple[int, int]) -> LineSink:
+        sink = original(file, out, engine, window)
         seen.append(type(sink))
         return sink
 

@@ -192,9 +192,10 @@ def test_bad_suite_name_says_what_is_allowed() -> None:
 
 def test_a_bad_default_is_reported_once_not_per_bundle() -> None:
     found = problems(parse_suites, edited(SUITES, ("defaults",), {"rps": 0}))
-    assert found == ["defaults.rps = 0: Input should be greater than 0 (allowed: >0.0..2000.0)"], (
-        found
-    )
+    assert found == [
+        "defaults.rps = 0: Input should be greater than or equal to 0.000000001 "
+        "(allowed: 1e-09..2000.0)"
+    ], found
 
 
 def test_every_problem_is_reported_at_once() -> None:

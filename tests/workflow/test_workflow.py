@@ -77,28 +77,41 @@ def test_nothing_to_do_when_nothing_changed(built: Path) -> None:
     assert planned_jobs(built) == []
 
 
-def test_threshold_edit_reruns_only_that_bundles_label_and_manifest(workspace: Path) -> None:
-    bundle = bundle_of(workspace, "normal_load")
+def test_a_threshold_edit_builds_that_bundle_under_a_new_id(workspace: Path) -> None:
+    """The id covers the whole request (issue 17 item 10), so an edited threshold is a new
+    bundle that replaces the old one, never a half-rewritten old one."""
+    old = bundle_of(workspace, "normal_load")
+    untouched = {b: snapshot(workspace / FIXTURES / b) for b in index(workspace) if b != old}
+    old_streams = {n: (workspace / FIXTURES / old / n).read_bytes() for n in STREAM_FILES.values()}
     edit_config(workspace, ("scenarios", "normal_load"), {"threshold": 0.85})
 
-    # ... and the bundle's timeline (results/, not a fixture), which reads the label.
     planned = planned_jobs(workspace)
-    assert sorted(planned) == [
-        ("all", ""),
-        ("plot_bundle", f"results/plots/{bundle}.png"),
-        ("write_ground_truth", f"{FIXTURES}/{bundle}/{GROUND_TRUTH_FILE}"),
-        ("write_manifest", f"{FIXTURES}/{bundle}/{MANIFEST_FILE}"),
-    ]
+    new = {Path(out).parent.name for rule, out in planned if rule == "write_manifest"}
+    assert len(new) == 1 and old not in new
+    (bundle,) = new
+    assert sorted(planned) == sorted(
+        [
+            ("all", ""),
+            *[("generate_stream", f"{FIXTURES}/{bundle}/{n}") for n in STREAM_FILES.values()],
+            ("plot_bundle", f"results/plots/{bundle}.png"),
+            ("write_ground_truth", f"{FIXTURES}/{bundle}/{GROUND_TRUTH_FILE}"),
+            ("write_index", f"{FIXTURES}/index.json"),
+            ("write_manifest", f"{FIXTURES}/{bundle}/{MANIFEST_FILE}"),
+        ]
+    )
 
-    streams = {
-        n: (workspace / FIXTURES / bundle / n).stat().st_mtime_ns for n in STREAM_FILES.values()
-    }
     res = snakemake(workspace, "--cores", "2", "all")
     assert res.returncode == 0, res.stdout
+    assert bundle_of(workspace, "normal_load") == bundle
     truth = json.loads((workspace / FIXTURES / bundle / GROUND_TRUTH_FILE).read_text())
     assert truth["threshold_default"] == 0.85
     assert validate(workspace / FIXTURES / bundle) == []
-    assert {n: (workspace / FIXTURES / bundle / n).stat().st_mtime_ns for n in streams} == streams
+    for name in STREAM_FILES.values():  # the threshold reaches only the label
+        assert (workspace / FIXTURES / bundle / name).read_bytes() == old_streams[name], name
+    # The superseded bundle is gone (the index job removes it); no other was touched.
+    assert not (workspace / FIXTURES / old).exists()
+    assert f"removed {FIXTURES}/{old}/" in res.stdout
+    assert {b: snapshot(workspace / FIXTURES / b) for b in untouched} == untouched
     assert planned_jobs(workspace) == []
 
 
@@ -123,6 +136,17 @@ BROKEN: dict[str, tuple[dict[str, object], tuple[str, ...], list[str]]] = {
         {"treshold": 0.8},
         ("scenarios", "normal_load"),
         ["scenarios.normal_load.treshold: unknown key", "threshold_override"],
+    ),
+    # Issue 17 item 7: these passed the check, then failed inside a job, half-written.
+    "rps below the scenario's minimum": (
+        {"rps": 0.05},
+        ("scenarios", "bad_api_rollout"),
+        ["scenarios.bad_api_rollout.rps: rps=0.05: too little traffic", "allowed: 0.488.."],
+    ),
+    "anchor in year 999": (
+        {"time_anchor": "0999-06-01T00:00:00Z"},
+        ("defaults",),
+        ["defaults.time_anchor: time_anchor=0999-06-01T00:00:00Z", "allowed: 1970-01-01"],
     ),
 }
 

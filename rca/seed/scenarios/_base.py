@@ -13,11 +13,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._catalog import ENDPOINTS
 from .._rng import Rng
 from .._topology import HIKARI_POOL_SIZE, Pod, Stack
 
 # Facts are addressed to the stream whose component would log them.
 FactData = dict[str, Any]
+
+# Share of web-tier requests that reach orders-api: the simulation makes a request a
+# static asset with probability 0.36 (_sim.Simulation._arrival and its twin in C).
+API_SHARE = 0.64
+# A scenario whose incident shows only through some of the requests (a slow query needs
+# an order-history request) declares the baseline rate at which, in the worst case its
+# plan allows, this many of them are expected while the fault lasts: the chance that
+# none comes, leaving the label without a first signal, is then e^-10 < 5e-5.
+SURE_REQUESTS = 10.0
+
+
+def endpoint_share(*keys: str) -> float:
+    """The share of orders-api requests that go to the endpoints ``keys`` (_catalog)."""
+    total = sum(e.weight for e in ENDPOINTS)
+    return sum(e.weight for e in ENDPOINTS if e.key in keys) / total
+
+
+def sure_rate(share: float, window_fraction: float, duration_minutes: int) -> float:
+    """The baseline rps at which :data:`SURE_REQUESTS` web requests of ``share`` are
+    expected within ``window_fraction`` of a ``duration_minutes`` window."""
+    return SURE_REQUESTS / (share * window_fraction * duration_minutes * 60.0)
 
 
 @dataclass(slots=True)
@@ -111,6 +133,15 @@ class Scenario:
 
     def plan(self, ctx: PlanContext) -> Plan:
         raise NotImplementedError
+
+    def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
+        """The lowest baseline rate (requests/s) at which this scenario's incident shows,
+        whatever the seed, in such a window; 0.0: any rate the request allows.
+
+        Checked before planning (``_pipeline.plan_for``), so generation, ``preflight``
+        and the workflow's config check refuse a lower rate up front, naming it.
+        """
+        return 0.0
 
     def label(self) -> LabelSpec:
         raise NotImplementedError

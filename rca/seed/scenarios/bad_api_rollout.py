@@ -13,8 +13,14 @@ from __future__ import annotations
 from .._rng import Rng
 from .._timefmt import US
 from .._topology import VERSION_BAD, VERSION_GOOD, Pod, Stack
-from ._base import LabelSpec, Plan, PlanContext, Scenario
+from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario, endpoint_share, sure_rate
 from ._lifecycle import create_pod, delete_pod
+
+# When the rollout starts and when it is undone, as fractions of the window; the share
+# of customers (no loyalty tier) whose order requests hit the null path.
+START_AT = (0.24, 0.32)
+UNDO_AT = (0.68, 0.76)
+FAULT_PROBABILITY = (0.30, 0.42)
 
 
 def _roll(
@@ -42,19 +48,25 @@ class BadApiRollout(Scenario):
     id = "bad_api_rollout"
     title = "Bad orders-api rollout (null path in 1.9.0), then rollback"
 
+    def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
+        # The first signal is a NullPointerException: enough order requests of tierless
+        # customers between the latest rollout and the earliest undo.
+        share = API_SHARE * endpoint_share("create_order", "get_order") * FAULT_PROBABILITY[0]
+        return sure_rate(share, UNDO_AT[0] - START_AT[1], duration_minutes)
+
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
         stack = ctx.stack
-        start = ctx.at(rng.uniform(0.24, 0.32))
+        start = ctx.at(rng.uniform(*START_AT))
         old = list(stack.api_pods)
         plan = Plan(
             incident=True,
             faulty_versions=frozenset({VERSION_BAD}),
-            fault_probability=rng.uniform(0.30, 0.42),
+            fault_probability=rng.uniform(*FAULT_PROBABILITY),
         )
         rolled = _roll(plan, stack, old, VERSION_BAD, start, rng, "k8s.rollout_step")
         bad = [p for p in stack.api_pods if p.version == VERSION_BAD]
-        undo = max(rolled, ctx.at(rng.uniform(0.68, 0.76)))
+        undo = max(rolled, ctx.at(rng.uniform(*UNDO_AT)))
         recovered = _roll(plan, stack, bad, VERSION_GOOD, undo, rng, "k8s.rollback_step")
         first_ready = bad[0].containers[0].ready_us
         plan.onset_us = start

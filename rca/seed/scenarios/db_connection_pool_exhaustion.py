@@ -17,10 +17,9 @@ from __future__ import annotations
 from .._errors import GenerationError
 from .._timefmt import US
 from .._topology import HIKARI_TIMEOUT_MS, VERSION_GOOD
-from ._base import LabelSpec, Plan, PlanContext, Scenario
+from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario
 from ._lifecycle import create_pod
 
-API_SHARE = 0.64  # share of web-tier requests that reach orders-api
 HPA_EXTRA_PODS = 2
 UTILISATION = 1.1  # peak demand / pool capacity, after the HPA has added its pods
 MAX_HOLD_MS = 4_000.0
@@ -40,18 +39,26 @@ def _sizing(rps: float, pods: int) -> tuple[int, float, float]:
             hold_ms = UTILISATION * pool / per_pod * 1000.0
             if hold_ms <= MAX_HOLD_MS:
                 return pool, spike_x, max(hold_ms, 60.0)
-    minimum = UTILISATION * 2 * (pods + HPA_EXTRA_PODS) / (10.0 * API_SHARE * MAX_HOLD_MS / 1000)
-    raise GenerationError(
+    raise GenerationError(  # minimum_rps, checked before planning, keeps this away
         "INVALID_PARAMETER",
         f"rps={rps}: too little traffic for db_connection_pool_exhaustion with "
-        f"{pods} orders-api pods (allowed: rps >= {minimum:.2f})",
+        f"{pods} orders-api pods (allowed: rps >= {_minimum_rps(pods)})",
         field="rps",
     )
+
+
+def _minimum_rps(pods: int) -> float:
+    """The rate at which the smallest pool (2) under the sharpest spike (10x) holds its
+    connections for MAX_HOLD_MS: the last case ``_sizing`` accepts."""
+    return UTILISATION * 2 * (pods + HPA_EXTRA_PODS) / (10.0 * API_SHARE * MAX_HOLD_MS / 1000)
 
 
 class DbConnectionPoolExhaustion(Scenario):
     id = "db_connection_pool_exhaustion"
     title = "DB connection-pool exhaustion under a traffic spike"
+
+    def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
+        return _minimum_rps(api_replicas)
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng

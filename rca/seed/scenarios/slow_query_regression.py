@@ -12,20 +12,29 @@ see a slow UI. An engineer recreates the index later in the window and it recove
 from __future__ import annotations
 
 from .._timefmt import US
-from ._base import LabelSpec, Plan, PlanContext, Scenario
+from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario, endpoint_share, sure_rate
 
 INDEX = "orders_customer_id_created_at_idx"
+# When the migration Job runs and when the index is recreated, as fractions of the window.
+JOB_AT = (0.22, 0.30)
+FIX_AT = (0.72, 0.80)
 
 
 class SlowQueryRegression(Scenario):
     id = "slow_query_regression"
     title = "Slow-query regression after an index was dropped"
 
+    def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
+        # The first signal is a slow order-history query: enough list requests between
+        # the latest drop and the earliest fix.
+        share = API_SHARE * endpoint_share("list_orders")
+        return sure_rate(share, FIX_AT[0] - JOB_AT[1], duration_minutes)
+
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
-        job_at = ctx.at(rng.uniform(0.22, 0.30))
+        job_at = ctx.at(rng.uniform(*JOB_AT))
         dropped = job_at + int(rng.uniform(3.2, 4.5) * US)
-        fixed = ctx.at(rng.uniform(0.72, 0.80))
+        fixed = ctx.at(rng.uniform(*FIX_AT))
         rebuilt = fixed + int(rng.uniform(20, 40) * US)
         factor = rng.uniform(700, 1100)
 
