@@ -33,7 +33,6 @@ from pydantic import ValidationError
 from . import scenarios
 from ._bundle import (
     request_bundle_id,
-    validate_bundle,
     write_bundle,
     write_ground_truth_file,
     write_manifest_file,
@@ -57,6 +56,7 @@ from ._models import (
     allowed_values,
 )
 from ._pipeline import StreamResult, plan_for
+from ._validate import validate_bundle
 
 __all__ = [
     "GROUND_TRUTH_FILE",
