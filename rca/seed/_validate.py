@@ -494,7 +494,9 @@ def _check_pointers(truth: GroundTruth, scans: dict[str, _Scan]) -> list[str]:
     problems = []
     for p in _pointers(truth):
         scan = scans.get(stream_of[p.file])
-        if scan is None or scan.quoted.get(p.line) != p.excerpt.encode():
+        if scan is None:
+            continue  # the file could not be read: that problem is already listed
+        if scan.quoted.get(p.line) != p.excerpt.encode():
             problems.append(
                 f"ground_truth.json: evidence {p.file}:{p.line} ({p.signal}) does not "
                 "match the line in the bundle"

@@ -395,8 +395,12 @@ def test_cli_validate_fails_on_a_bad_mesh_line_with_checksums_agreeing(
 ) -> None:
     d, expected = SEALED_TAMPERS["mesh-missing-key"](copy_of(SEALED))
 
-    proc = run_cli("validate", str(d))
+    proc = run_cli("validate", "--no-regenerate", str(d))
 
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [f"INVALID {d}: {p}" for p in expected]
+    # By default the request is regenerated too, which names the edited stream again.
+    lines = run_cli("validate", str(d)).stderr.splitlines()
+    assert lines[:-1] == [f"INVALID {d}: {p}" for p in expected]
+    assert lines[-1].startswith(f"INVALID {d}: mesh_events.jsonl: not what the manifest's")
