@@ -396,6 +396,11 @@ def _compare_regenerated(
     except GenerationError as exc:
         problems.append(f"manifest.json: its request cannot be generated: {exc}")
         return
+    except Exception as exc:  # a generator bug (or a dead worker): a problem, not a crash
+        problems.append(
+            f"manifest.json: regenerating its request failed: {type(exc).__name__}: {exc}"
+        )
+        return
     for s, scan in scans.items():
         if scan.sha256 != shas[s]:
             problems.append(
