@@ -115,8 +115,9 @@ class StampFormat:
 
     ``pattern`` finds a line's stamp in ``b"\\n" + block``: at the start of a line, or
     anywhere in it for JSON. Its alternatives (one per layout) each have three groups,
-    (seconds text, fraction digits, UTC offset), and ``parse[i]`` reads alternative i's
-    seconds text plus offset: a strptime format, or "klog" (month and day, no year).
+    (seconds text, fraction digits, UTC offset), and ``parse[i]`` is the order of the
+    fields in alternative i's seconds text (Y year, m month number or English name, d
+    day, H M S), or "klog" (mmdd HH:MM:SS, no year).
     ``every_line``: a line without a stamp is an error; otherwise it continues the
     entry above it (stack traces, PostgreSQL's TAB lines).
     """
@@ -134,7 +135,7 @@ STAMP_FORMATS: dict[str, StampFormat] = {
             rb"\n(?:[^ \n]+ - [^ \n]+ \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d)() ([+-]\d{4})\]"
             rb"|(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)()() \[)"
         ),
-        ("%d/%b/%Y:%H:%M:%S%z", "%Y/%m/%d %H:%M:%S"),
+        ("dmYHMS", "YmdHMS"),
         True,
     ),
     # Spring Boot 3 console 2026-11-26T05:00:00.123Z; JVM unified logging
@@ -146,13 +147,13 @@ STAMP_FORMATS: dict[str, StampFormat] = {
             + _SPRING
             + rb" |\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})([+-]\d{4})\])"
         ),
-        ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"),
+        ("YmdHMS", "YmdHMS"),
         False,
     ),
     # PostgreSQL %m: 2026-11-26 05:00:00.123 UTC
     "db": StampFormat(
         re.compile(rb"\n(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})() UTC "),
-        ("%Y-%m-%d %H:%M:%S",),
+        ("YmdHMS",),
         False,
     ),
     # klog header: I1126 05:00:00.123456 (severity, month, day; no year)
@@ -164,10 +165,34 @@ STAMP_FORMATS: dict[str, StampFormat] = {
     # Envoy %START_TIME%: "start_time":"2026-11-26T05:00:00.123Z"
     "mesh": StampFormat(
         re.compile(rb'"start_time" ?: ?"' + _SPRING + rb'"'),
-        ("%Y-%m-%dT%H:%M:%S",),
+        ("YmdHMS",),
         True,
     ),
 }
+
+
+_FIELDS = re.compile(rb"\d+|[A-Z][a-z]{2}")
+
+
+def _epoch_of(fields: dict[str, bytes], year: int, offset: bytes) -> int:
+    """Epoch seconds of civil fields (datetime checks the ranges) minus a +hhmm offset."""
+    m = fields["m"]
+    month = int(m) if m.isdigit() else _MONTHS.index(m.decode()) + 1
+    dt = datetime(
+        year,
+        month,
+        int(fields["d"]),
+        int(fields["H"]),
+        int(fields["M"]),
+        int(fields["S"]),
+        tzinfo=UTC,
+    )
+    shift = 0
+    if offset:
+        shift = (int(offset[1:3]) * 3600 + int(offset[3:5]) * 60) * (
+            -1 if offset[:1] == b"-" else 1
+        )
+    return int(dt.timestamp()) - shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,36 +223,39 @@ class WindowCheck:
         self._seconds: dict[tuple[int, bytes, bytes], int | None] = {}
 
     def _epoch(self, alt: int, text: bytes, offset: bytes) -> int | None:
+        """Epoch seconds of a stamp's seconds text; parsed once per minute (cached)."""
+        second = int(text[-2:])  # every layout ends with :SS
+        minute = self._minute(alt, text[:-2] + b"00", offset)
+        return None if minute is None or second > 59 else minute + second
+
+    def _minute(self, alt: int, text: bytes, offset: bytes) -> int | None:
         key = (alt, text, offset)
         if key in self._seconds:
             return self._seconds[key]
         if len(self._seconds) >= self._CACHE_LIMIT:
             self._seconds.clear()
-        fmt = self.format.parse[alt]
+        order = self.format.parse[alt]
         value: int | None
         try:
-            if fmt == "klog":
-                value = self._klog_epoch(text.decode())
+            if order == "klog":
+                value = self._klog_epoch(text)
             else:
-                raw = (text + offset).decode()
-                if "%b" in fmt:  # English month names whatever the locale (nginx's own)
-                    day, month, rest = raw.split("/", 2)
-                    raw = f"{day}/{_MONTHS.index(month) + 1:02d}/{rest}"
-                dt = datetime.strptime(raw, fmt.replace("%b", "%m"))
-                value = int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
-        except ValueError:
+                fields = dict(zip(order, _FIELDS.findall(text), strict=True))
+                value = _epoch_of(fields, int(fields["Y"]), offset)
+        except ValueError:  # no such day or time (2026-02-30, 25:00), or a field missing
             value = None
         self._seconds[key] = value
         return value
 
-    def _klog_epoch(self, text: str) -> int | None:
+    def _klog_epoch(self, text: bytes) -> int | None:
+        mmdd, *hms = _FIELDS.findall(text)
+        fields = dict(zip("mdHMS", [mmdd[:2], mmdd[2:], *hms], strict=True))
         best: tuple[int, int] | None = None
         for year in self._years:
             try:
-                dt = datetime.strptime(f"{year}{text}", "%Y%m%d %H:%M:%S").replace(tzinfo=UTC)
+                t = _epoch_of(fields, year, b"") * US
             except ValueError:  # 29 Feb in a common year
                 continue
-            t = int(dt.timestamp()) * US
             distance = max(self.start_us - t, t - self.end_us, 0)
             if best is None or distance < best[0]:
                 best = (distance, t // US)

@@ -123,3 +123,17 @@ def test_record_counts_add_up_over_blocks(stream: str) -> None:
     )
     assert count_records(stream, data) == 50
     assert sum(count_records(stream, h) for h in halves) == 50
+
+
+def test_a_utc_offset_is_applied() -> None:
+    """nginx in a zone one hour east: 06:10 +0100 is 05:10 UTC, inside; 05:10 -0100 is
+    06:10 UTC, after."""
+    base = '203.0.113.7 - - [26/Nov/2026:{} {}] "GET / HTTP/1.1" 200 1 "-" "c" 0.001 - -'
+    lines = [base.format("06:10:00", "+0100"), base.format("05:10:00", "-0100")]
+    assert _outside("ui", lines) == [2]
+
+
+def test_no_such_day_is_no_instant() -> None:
+    block = b"2026/02/30 05:10:00 [error] 29#29: x\n"
+    _, out = WindowCheck("ui", START, END).scan(block)
+    assert [(o.line, o.t_us) for o in out] == [(1, None)]
