@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from rca.seed import _atomic
 from rca.seed.mock_incident_generator import MANIFEST_FILE, STREAM_FILES, STREAMS, Manifest
 
 from .models import BlindManifest
@@ -72,29 +72,48 @@ def export_blind(bundle_dir: str | Path, out_dir: str | Path, salt: str | None =
     blind = blind_manifest(read_manifest(bundle), salt)
     out = Path(out_dir)
     final = out / blind.bundle_id
-    tmp = out / f".{blind.bundle_id}.partial-{os.getpid()}"
+    # The generator's own staging (rca.seed._atomic): a random, exclusively created and
+    # locked partial directory, swapped in at once; no planted symlink is ever followed,
+    # neither in the bundle read nor in the directory written.
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        for art in blind.artifacts:
-            src = bundle / art.file
-            if not src.is_file():
-                raise BundleError(f"{src}: missing")
-            data = src.read_bytes()
-            if hashlib.sha256(data).hexdigest() != art.sha256:
-                raise BundleError(f"{src}: sha256 differs from the manifest (bundle modified?)")
-            (tmp / art.file).write_bytes(data)
-        text = blind.model_dump_json(indent=2) + "\n"
-        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        src_fd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        raise BundleError(f"{bundle}: cannot open: {exc.strerror or exc}") from None
+    try:
+        out_fd = _atomic.open_dir(out)
+        try:
+            _atomic.check_directory_target(out_fd, final.name)
+            partial = _atomic.create_partial(out_fd, final.name, directory=True)
+            try:
+                for art in blind.artifacts:
+                    try:
+                        data = _atomic.read_regular(src_fd, art.file)
+                    except FileNotFoundError:
+                        raise BundleError(f"{bundle / art.file}: missing") from None
+                    except _atomic.NotRegularFile as exc:
+                        raise BundleError(f"{bundle / art.file}: {exc}") from None
+                    if hashlib.sha256(data).hexdigest() != art.sha256:
+                        raise BundleError(
+                            f"{bundle / art.file}: sha256 differs from the manifest "
+                            "(bundle modified?)"
+                        )
+                    with _atomic.new_file(partial.fd, art.file) as f:
+                        f.write(data)
+                text = blind.model_dump_json(indent=2) + "\n"
+                with _atomic.new_file(partial.fd, MANIFEST_FILE) as f:
+                    f.write(text.encode("utf-8"))
+                _atomic.install_dir(partial, final.name)
+            except BaseException:
+                partial.discard()
+                raise
+            finally:
+                partial.close()
+        finally:
+            os.close(out_fd)
+    except _atomic.NotADirectoryTarget as exc:
+        raise EvalInputError("OUT", f"{final} exists and is not a directory ({exc.kind})") from None
+    except OSError as exc:
         raise EvalInputError("OUT", f"cannot write {final}: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    finally:
+        os.close(src_fd)
     return final
