@@ -45,7 +45,7 @@ def test_test_config_lists_every_scenario_and_builds_two() -> None:
 
 
 def test_config_keys_are_exactly_the_request_fields() -> None:
-    # A new GenerationRequest field must be added to RequestFields (rca/config.py) and
+    # RequestFields derives from GenerationRequest (rca/config.py); each key must still be
     # documented in config/README.md.
     assert set(RequestFields.model_fields) == set(GenerationRequest.model_fields) - {"scenario"}
     assert set(ScenarioEntry.model_fields) == {*REQUEST_FIELDS, "enabled"}
