@@ -13,6 +13,7 @@ from rca.eval.blind import export_blind
 from rca.eval.models import BrainReport
 from rca.eval.scoring import evaluate, parse_report, perfect_report
 from rca.eval.suite import baseline_table, run_baselines
+from rca.seed import scenarios
 from rca.seed.mock_incident_generator import GroundTruth
 from tests.eval.conftest import FAILURE_SCENARIOS, FIXTURES_DIR, REPO_ROOT, V0_SCENARIOS
 
@@ -70,37 +71,6 @@ def test_majority_answer_is_a_known_root_cause(truths: dict[str, GroundTruth]) -
     assert majority_answer() in {t.root_cause for t in truths.values() if t.incident}
 
 
-# A report written without the label: the root cause paraphrased in words of its aliases,
-# one cited line found by searching the logs for the fault's signature.
-# scenario -> (title, summary, file, signature)
-INDEPENDENT = {
-    "bad_api_rollout": (
-        "Bad rollout: orders-api 1.9.0 throws a NullPointerException on every discount",
-        "new release of the API pods; rolled back later",
-        "api_logs.log",
-        "java.lang.NullPointerException",
-    ),
-    "db_connection_pool_exhaustion": (
-        "HikariCP pool exhausted: connections not available when traffic spiked",
-        "orders-api requests wait 5 s for a JDBC connection and time out",
-        "api_logs.log",
-        "Connection is not available, request timed out",
-    ),
-    "pod_oom_restart_loop": (
-        "Memory leak: orders-api containers OOMKilled (exit code 137), now in CrashLoopBackOff",
-        "heap grows until the container limit",
-        "k8s_events.log",
-        "exitCode=137",
-    ),
-    "slow_query_regression": (
-        "A migration dropped an index and the order-history query became a seq scan",
-        "postgres plans a sequential scan of orders",
-        "db_events.log",
-        "DROP INDEX",
-    ),
-}
-
-
 def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:
     with open(bundle / file, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
@@ -118,7 +88,16 @@ def test_an_independently_written_report_passes(
     committed: dict[str, Path],
 ) -> None:
     bundle = (bundles if source == "generated" else committed)[sid]
-    title, summary, file, signature = INDEPENDENT[sid]
+    # A report written without the label, declared by the scenario (Expect.paraphrase):
+    # its root cause in other words, one cited line found by the fault's signature.
+    paraphrase = scenarios.get(sid).expect.paraphrase
+    assert paraphrase is not None, f"{sid} has an incident but declares no paraphrase"
+    title, summary, file, signature = (
+        paraphrase.title,
+        paraphrase.summary,
+        paraphrase.file,
+        paraphrase.signature,
+    )
     truth = GroundTruth.model_validate_json((bundle / "ground_truth.json").read_bytes())
     assert title.lower() != truth.root_cause.lower()  # a paraphrase, not the label
     # The signature is the fault's own: the negative control never logs it.
