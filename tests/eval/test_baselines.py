@@ -15,7 +15,13 @@ from rca.eval.scoring import evaluate, parse_report, perfect_report
 from rca.eval.suite import baseline_table, run_baselines
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import GroundTruth
-from tests.eval.conftest import FAILURE_SCENARIOS, FIXTURES_DIR, REPO_ROOT, V0_SCENARIOS
+from tests.eval.conftest import (
+    FAILURE_SCENARIOS,
+    FIXTURES_DIR,
+    REPO_ROOT,
+    SCENARIOS,
+    V0_SCENARIOS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,7 @@ def test_label_evidence_suffices_for_every_failure_scenario(
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_no_baseline_passes_every_scenario(name: str, baseline_rows: pd.DataFrame) -> None:
     rows = baseline_rows[baseline_rows["baseline"] == name]
-    assert sorted(rows["scenario_id"]) == sorted(V0_SCENARIOS)
+    assert sorted(rows["scenario_id"]) == sorted(SCENARIOS)
     passed = rows["pass_fail"] == "pass"
     assert passed.mean() < 1.0
     # Not only because of the negative control: some failure scenario defeats it too.
@@ -46,7 +52,7 @@ def test_baseline_reports_are_well_formed_and_cite_the_bundle(baseline_rows: pd.
     assert not baseline_rows["reason_codes"].str.contains("NO_EVIDENCE").any()
     table = baseline_table(baseline_rows)
     assert list(table.columns) == ["n", *BASELINES]
-    assert table.loc["ALL", "n"] == len(V0_SCENARIOS)
+    assert table.loc["ALL", "n"] == len(SCENARIOS)
 
 
 def test_baselines_run_on_blind_bundles_only(tmp_path: Path, bundles: dict[str, Path]) -> None:
@@ -79,8 +85,11 @@ def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:
     return None
 
 
-@pytest.mark.parametrize("source", ["generated", "committed"])
-@pytest.mark.parametrize("sid", FAILURE_SCENARIOS)
+@pytest.mark.parametrize(
+    ("sid", "source"),
+    [(sid, "generated") for sid in FAILURE_SCENARIOS]
+    + [(sid, "committed") for sid in FAILURE_SCENARIOS if sid in V0_SCENARIOS],
+)
 def test_an_independently_written_report_passes(
     sid: str,
     source: str,
@@ -134,7 +143,7 @@ def test_a_baseline_that_always_answers_no_incident_fails_every_failure_scenario
     monkeypatch.setitem(BASELINES, "always_no_incident", _always_no_incident)
     rows = run_baselines(suite_dir, ["always_no_incident"])
     by_scenario = {str(r.scenario_id): r for r in rows.itertuples()}
-    assert sorted(by_scenario) == sorted(V0_SCENARIOS)
+    assert sorted(by_scenario) == sorted(SCENARIOS)
     for sid in FAILURE_SCENARIOS:
         row = by_scenario[sid]
         assert (row.pass_fail, row.reason_codes) == ("fail", "MISSED_INCIDENT"), sid

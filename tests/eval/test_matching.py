@@ -13,7 +13,7 @@ from rca.eval.matching import (
     stem,
 )
 from rca.seed.mock_incident_generator import GroundTruth
-from tests.eval.conftest import FAILURE_SCENARIOS, V0_SCENARIOS
+from tests.eval.conftest import FAILURE_SCENARIOS, SCENARIOS
 
 
 def _phrases(truth: GroundTruth) -> list[str]:
@@ -26,8 +26,8 @@ def _phrases(truth: GroundTruth) -> list[str]:
 
 def test_no_cross_matches_between_any_pair_of_scenarios(truths: dict[str, GroundTruth]) -> None:
     collisions = []
-    for a in V0_SCENARIOS:
-        for b in V0_SCENARIOS:
+    for a in SCENARIOS:
+        for b in SCENARIOS:
             if a == b:
                 continue
             for phrase in _phrases(truths[b]):
@@ -47,7 +47,7 @@ def test_own_sentence_and_aliases_match(sid: str, truths: dict[str, GroundTruth]
         assert match_root_cause(noisy, truth), noisy
 
 
-@pytest.mark.parametrize("sid", V0_SCENARIOS)
+@pytest.mark.parametrize("sid", SCENARIOS)
 def test_no_incident_phrases_are_told_apart(sid: str, truths: dict[str, GroundTruth]) -> None:
     truth = truths[sid]
     if truth.incident:
