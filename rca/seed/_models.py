@@ -10,6 +10,7 @@ import math
 import types
 import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -94,6 +95,20 @@ class FieldRole(StrEnum):
     LABEL = "label"  # only ground_truth.json and manifest.json, never a stream
 
 
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """What :func:`request_field` declares beyond pydantic's ``Field``. Kept as the
+    field's ``json_schema_extra`` callable, which leaves the JSON Schema as it is: the
+    published contracts (specs/001-build-realistic-mock/contracts/) do not change."""
+
+    role: FieldRole
+    example: object
+    suite_axis: str | None
+
+    def __call__(self, schema: dict[str, JsonValue]) -> None:
+        return None
+
+
 def request_field(
     default: Any = PydanticUndefined,
     *,
@@ -110,18 +125,17 @@ def request_field(
     ``suite_axis``: the key of a suite (``config/suites.yaml``) that sweeps this field;
     such a field is no override of a suite's ``request``. The rest is pydantic's ``Field``.
     """
-    extra: dict[str, JsonValue] = {"role": role.value}
-    if suite_axis is not None:
-        extra["suite_axis"] = suite_axis
-    return Field(default, examples=[example], json_schema_extra=extra, **field)
+    declared = _Declared(role, example, suite_axis)
+    return Field(default, json_schema_extra=declared, **field)
 
 
+# Each field is declared once, here, with request_field: the CLI flags, the config and
+# suite layers, the workflow's params, the bundle id and the manifest derive from it.
+# (A comment, not the docstring: the docstring is the contracts' schema description.)
 class GenerationRequest(Contract):
     """Everything that determines a bundle's streams.
 
-    Same request => byte-identical streams. Each field is declared once, here, with
-    :func:`request_field`: the CLI flags, the config and suite layers, the workflow's
-    params, the bundle id and the manifest derive from these declarations.
+    Same request => byte-identical streams.
     """
 
     scenario: str = request_field(
@@ -243,29 +257,34 @@ class GenerationRequest(Contract):
         return value
 
 
-def _declaration(name: str, info: FieldInfo) -> tuple[FieldRole, str | None]:
-    """A field's role and suite axis; refuses, at import, a field not declared with
+def _declaration(name: str, info: FieldInfo) -> _Declared:
+    """A field's declaration; refuses, at import, a field not declared with
     :func:`request_field` (nothing would know whether it changes the streams)."""
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    role, axis = extra.get("role"), extra.get("suite_axis")
-    if role not in tuple(FieldRole) or not info.examples:
+    if not isinstance(info.json_schema_extra, _Declared):
         raise TypeError(
             f"GenerationRequest.{name}: declare it with request_field(role=..., example=...)"
         )
-    return FieldRole(str(role)), axis if isinstance(axis, str) else None
+    return info.json_schema_extra
 
 
 _DECLARED = {n: _declaration(n, i) for n, i in GenerationRequest.model_fields.items()}
 
 # Request fields that reach only the label and the manifest, never a stream's bytes.
-LABEL_ONLY_FIELDS = frozenset(n for n, (role, _) in _DECLARED.items() if role is FieldRole.LABEL)
+LABEL_ONLY_FIELDS = frozenset(n for n, d in _DECLARED.items() if d.role is FieldRole.LABEL)
 # Request field -> the suite key that sweeps it (config/suites.yaml), in declaration order.
-SUITE_AXES: dict[str, str] = {n: axis for n, (_, axis) in _DECLARED.items() if axis is not None}
+SUITE_AXES: dict[str, str] = {
+    n: d.suite_axis for n, d in _DECLARED.items() if d.suite_axis is not None
+}
 
 
 def field_role(name: str) -> FieldRole:
     """What request field ``name`` changes (KeyError if there is no such field)."""
-    return _DECLARED[name][0]
+    return _DECLARED[name].role
+
+
+def field_example(name: str) -> object:
+    """The valid, non-default value request field ``name`` declares (for the tests)."""
+    return _DECLARED[name].example
 
 
 def allowed_values(field: str) -> str | None:

@@ -63,6 +63,7 @@ from ._models import (
     IncidentWindow,
     Manifest,
     allowed_values,
+    field_example,
     field_role,
     request_field,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "StreamResult",
     "allowed_values",
     "bundle_id_for",
+    "field_example",
     "field_role",
     "generate_bundle",
     "generate_stream",

@@ -35,6 +35,7 @@ from rca.seed.mock_incident_generator import (
     FieldRole,
     GenerationRequest,
     bundle_id_for,
+    field_example,
     field_role,
 )
 from rca.seed.scenarios import scenario_ids
@@ -53,9 +54,7 @@ FIELDS = list(GenerationRequest.model_fields)
 
 
 def example(field: str) -> Any:
-    examples = GenerationRequest.model_fields[field].examples
-    assert examples, f"{field}: declared without an example (use request_field)"
-    return examples[0]
+    return field_example(field)
 
 
 def fields_with(field: str) -> dict[str, Any]:
