@@ -87,11 +87,3 @@ def test_the_report_captions_are_the_declared_ones() -> None:
         caption = scenarios.get(sid).caption
         expected = f"**What happens.** {caption.happens} **What to look for.** {caption.look_for}"
         assert found[sid] == _words(expected), sid
-
-
-def test_the_readme_table_holds_the_declared_descriptions() -> None:
-    # Until the table is generated from the registry (#13 B3).
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Scenarios", 1)[1].split("\n## ", 1)[0]
-    rows = dict(re.findall(r"^\| `(\w+)` \| (.+?) \|$", table, re.M))
-    assert rows == {sid: scenarios.get(sid).description for sid in IDS}
