@@ -1,18 +1,22 @@
 # The README's two commands: `make all` (build every bundle) and `make test`.
 # Every target goes through scripts/bootstrap.sh first, which is a no-op when
-# .venv and the Debian tools are already in place.
+# everything is in place: `make all` and `make lint` need only .venv (no apt, no root),
+# `make test` also the Debian tools the tests run for real.
 SHELL := /bin/bash
 BIN := .venv/bin
 CORES ?= 4
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := all
-.PHONY: all env test lint
+.PHONY: all venv env test lint
+
+venv:
+	@bash scripts/bootstrap.sh --venv-only
 
 env:
 	@bash scripts/bootstrap.sh
 
-all: env
+all: venv
 	$(BIN)/snakemake --cores $(CORES) all
 
 # pytest exits 5 when it collected nothing: make that a loud failure, not a silent pass.
@@ -21,7 +25,7 @@ test: env
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
-lint: env
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

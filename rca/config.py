@@ -34,8 +34,10 @@ hand.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 import rca
 from rca.seed import scenarios
+from rca.seed._bundle import BUNDLE_ID_RE
 from rca.seed.mock_incident_generator import (
     LABEL_ONLY_FIELDS,
     STREAMS,
@@ -59,6 +62,7 @@ from rca.seed.mock_incident_generator import (
 from rca.seed.renderers import RENDERERS
 
 __all__ = [
+    "BUNDLE_ID_RE",
     "DEFAULT_CONFIG",
     "ENTRY_KEY",
     "LABEL_ONLY_FIELDS",
@@ -78,6 +82,8 @@ __all__ = [
     "parse_config",
     "read_yaml",
     "request_layer",
+    "request_text",
+    "write_if_changed",
 ]
 
 DEFAULT_CONFIG = Path("config/scenarios.yaml")
@@ -426,6 +432,56 @@ def fixture_index(bundles: Iterable[Bundle], root: str) -> str:
     }
     doc = {"schema_version": "1.0", "bundles": dict(sorted(entries.items()))}
     return json.dumps(doc, indent=2) + "\n"
+
+
+def request_text(bundle: Bundle, *, label_fields: bool) -> str:
+    """A bundle's request as canonical JSON text: the content of a job's request file.
+
+    The workflow writes one per bundle (and one without :data:`LABEL_ONLY_FIELDS` for the
+    stream jobs) at parse time, with :func:`write_if_changed`, and the jobs take it as an
+    input. Its modification time then says when the request last changed, so an edit of
+    the config re-runs exactly the jobs it affects even without Snakemake's records
+    (``.snakemake/``, absent in a fresh clone), which are what params changes rely on.
+    """
+    data = bundle.request.model_dump(mode="json")
+    if not label_fields:
+        data = {k: v for k, v in data.items() if k not in LABEL_ONLY_FIELDS}
+    return json.dumps({"bundle_id": bundle.bundle_id, "request": data}, indent=2) + "\n"
+
+
+def write_if_changed(path: str | Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds exactly that; True if written.
+
+    An unchanged file is not touched (its mtime is what the workflow's jobs compare
+    against). A new version is written to an exclusively created, randomly named temp
+    file beside it and renamed over ``path`` in one step, so a concurrent reader (another
+    Snakemake parsing the same workflow) sees the old or the new text, and a symlink
+    planted at ``path`` is replaced, never written through.
+    """
+    path = Path(path)
+    data = text.encode("utf-8")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        pass  # missing, or a symlink (ELOOP): (re)write it
+    else:
+        with os.fdopen(fd, "rb") as current:
+            if current.read(len(data) + 1) == data:
+                return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp: O_CREAT | O_EXCL with a random name, mode 0600; widen to the umask's default.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
 
 
 _CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml")

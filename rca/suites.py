@@ -448,8 +448,9 @@ def suite_index(
     """Validate every bundle, then return the suite's index as (CSV text, JSON text).
 
     ``entries`` are :meth:`SuiteBundle.identity` dicts. Each bundle is checked with the
-    generator's :func:`validate` (checksums, counts, schemas, evidence; a few ms each, so
-    one process checks a whole suite faster than one process per bundle would start);
+    generator's :func:`validate` (checksums, counts, schemas, window, evidence,
+    regeneration; ~20 ms each, so one process checks a whole suite faster than one
+    process per bundle would start);
     :class:`SuiteInvalidError` lists every problem. The checksums and counts come from
     each ``manifest.json`` (under ``root``), whose own sha256 is added, so the index pins
     every byte of the suite.

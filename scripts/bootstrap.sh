@@ -3,9 +3,12 @@
 #   * .venv with Python >= 3.11 and `-e .[dev]` pinned by requirements/constraints.txt,
 #     reinstalled only when pyproject.toml / the constraints / the interpreter change;
 #   * the Debian tools the tests run for real (goaccess, pgbadger; chromium renders the
-#     Snakemake report), if missing.
+#     Snakemake report; rsync moves files for the storage-plugin test), if missing.
+#     Only the tests need them: `make all` sets up the venv alone (--venv-only), so it
+#     works as a normal user on a machine without apt, root or sudo.
 #
 # Usage: scripts/bootstrap.sh              set up (prints nothing when all is in place)
+#        scripts/bootstrap.sh --venv-only  only .venv: what building the bundles needs
 #        scripts/bootstrap.sh --refreeze   re-resolve the newest versions and rewrite
 #                                          requirements/constraints.txt, then set up
 # Env:   PYTHON=python3.12   interpreter used to create .venv (default: python3)
@@ -21,7 +24,7 @@ VENV=.venv
 CONSTRAINTS=requirements/constraints.txt
 STAMP="$VENV/.bootstrap-stamp"
 CORE_UNBUILT="$VENV/.bootstrap-core-unbuilt"  # the last install could not build the core
-APT_PACKAGES=(goaccess pgbadger chromium)  # package name == binary name
+APT_PACKAGES=(goaccess pgbadger chromium rsync)  # package name == binary name
 PYTHON="${PYTHON:-python3}"
 
 note() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -174,15 +177,22 @@ refreeze() {
     note "wrote $CONSTRAINTS"
 }
 
-case "${1:-}" in
-    "") ;;
-    --refreeze) refreeze ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (try --help)" ;;
-esac
+VENV_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        --venv-only) VENV_ONLY=1 ;;
+        --refreeze) ;;
+        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) die "unknown argument: $arg (try --help)" ;;
+    esac
+done
+for arg in "$@"; do
+    [[ "$arg" == --refreeze ]] && refreeze
+done
 
 ensure_venv
 ensure_python_deps
+((VENV_ONLY)) && exit 0
 ensure_apt_tools
 if [[ "${RCA_WITH_SLURM:-}" == 1 && "${RCA_SKIP_APT:-}" != 1 ]]; then
     bash scripts/local_slurm.sh install

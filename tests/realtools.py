@@ -52,8 +52,9 @@ __all__ = [
 
 # Binaries the ``realtools`` pytest marker may ask for (Debian package == binary name);
 # installed by scripts/bootstrap.sh. chromium renders the Snakemake report
-# (tests/workflow/test_report.py).
-REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger", "chromium")
+# (tests/workflow/test_report.py); rsync moves the files of the remote-storage test
+# (tests/workflow/test_storage.py).
+REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger", "chromium", "rsync")
 
 # ---------------------------------------------------------------------------- nginx
 

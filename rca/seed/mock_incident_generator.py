@@ -14,7 +14,7 @@ CLI (also ``rca-mock``; one flag per request field, generated from the model)::
     python -m rca.seed.mock_incident_generator --scenario S --seed N --time-anchor T
         # no command: generate, into tests/fixtures/mock_incidents/<bundle_id>/
     python -m rca.seed.mock_incident_generator list-scenarios
-    python -m rca.seed.mock_incident_generator validate BUNDLE_DIR
+    python -m rca.seed.mock_incident_generator validate BUNDLE_DIR [--no-regenerate]
 
 Same request => byte-identical streams. Errors carry a code (``INVALID_SCENARIO``,
 ``INVALID_PARAMETER``, ``INVALID_OUTPUT_FORMAT``, ``GENERATION_FAILED``), name the bad
@@ -38,7 +38,6 @@ from pydantic import ValidationError
 from . import scenarios
 from ._bundle import (
     request_bundle_id,
-    validate_bundle,
     write_bundle,
     write_ground_truth_file,
     write_manifest_file,
@@ -69,6 +68,7 @@ from ._models import (
 )
 from ._pipeline import StreamResult, plan_for
 from ._response import Determinism, GenerationResponse, generation_response
+from ._validate import validate_bundle
 
 __all__ = [
     "GROUND_TRUTH_FILE",
@@ -194,9 +194,15 @@ def write_manifest(
     return write_manifest_file(_coerce(request), Path(bundle_dir))
 
 
-def validate(bundle_dir: str | Path) -> list[str]:
-    """Problems found in a bundle (checksums, counts, schemas, evidence); [] when valid."""
-    return validate_bundle(Path(bundle_dir))
+def validate(bundle_dir: str | Path, *, regenerate: bool = True) -> list[str]:
+    """Problems found in a bundle, one line each, most important first; [] when valid.
+
+    Checks files (regular only), checksums, counts, schemas, the manifest against its
+    request, the window of every stamped line, evidence pointers; and, unless
+    ``regenerate`` is False, that the request regenerates the streams and label exactly
+    (in memory: about the cost of generating the bundle).
+    """
+    return validate_bundle(Path(bundle_dir), regenerate=regenerate)
 
 
 # ---------------------------------------------------------------------- CLI
@@ -332,7 +338,11 @@ def _cmd_list(ns: argparse.Namespace) -> int:
 
 
 def _cmd_validate(ns: argparse.Namespace) -> int:
-    problems = validate(ns.bundle)
+    if not Path(ns.bundle).is_dir():
+        raise GenerationError(
+            "INVALID_PARAMETER", f"bundle={ns.bundle!r} is not a directory", field="bundle"
+        )
+    problems = validate(ns.bundle, regenerate=ns.regenerate)
     if problems:
         for p in problems:
             print(f"INVALID {ns.bundle}: {p}", file=sys.stderr)
@@ -384,6 +394,13 @@ def add_commands(sub: Any) -> None:
 
     v = sub.add_parser("validate", help="check a bundle (checksums, counts, schemas, evidence)")
     v.add_argument("bundle")
+    v.add_argument(
+        "--no-regenerate",
+        dest="regenerate",
+        action="store_false",
+        help="skip regenerating the request in memory to compare every stream and the "
+        "label byte for byte (that costs about what generating the bundle costs)",
+    )
     v.set_defaults(func=_cmd_validate)
 
 

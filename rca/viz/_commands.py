@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,15 @@ def _bundle(text: str) -> Path:
     return path
 
 
+def _warner(bundle: str) -> Callable[[str], None]:
+    """Warnings go to stderr, so stdout stays the result (a path, the summary)."""
+
+    def warn(text: str) -> None:
+        print(f"warning: {bundle}: {text}", file=sys.stderr)
+
+    return warn
+
+
 def _plot(ns: argparse.Namespace) -> int:
     from .plot import render
 
@@ -30,14 +41,14 @@ def _plot(ns: argparse.Namespace) -> int:
         # Resolved first: `plot .` (or `dir/..`) has no usable name of its own.
         where = bundle.resolve()
         out = where.parent / f"{where.name}.png"
-    print(render(bundle, out.resolve()))
+    print(render(bundle, out.resolve(), _warner(ns.bundle)))
     return 0
 
 
 def _summarize(ns: argparse.Namespace) -> int:
     from .summary import summarize
 
-    print(summarize(_bundle(ns.bundle)))
+    print(summarize(_bundle(ns.bundle), warn=_warner(ns.bundle)))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,10 @@ _PG = re.compile(
 )
 _KLOG = re.compile(r"^([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d\.\d{6}) ")
 _NGINX_TS_CACHE: dict[str, float] = {}
+
+
+def warn_stderr(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
 
 
 def _epoch(dt: datetime) -> float:
@@ -69,6 +74,9 @@ class BundleSeries:
     db_errors: list[int]
     k8s_warnings: list[int]
     lines: dict[str, int] = field(default_factory=dict)
+    # What could not be read as its format says (bad bytes, broken JSON), one line each:
+    # the series leave it out, and the commands print these on stderr.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -85,6 +93,8 @@ def _window(bundle: Path) -> tuple[float, float]:
 
 
 def load(bundle: Path, buckets: int = 60) -> BundleSeries:
+    """The series of ``bundle``; what its files hold that their format does not is left
+    out and named in ``warnings``."""
     start, end = _window(bundle)
     size = (end - start) / buckets
     s = BundleSeries(
@@ -118,18 +128,27 @@ def load(bundle: Path, buckets: int = 60) -> BundleSeries:
         ("mesh", "mesh_events.jsonl"),
     ):
         count = 0
-        with open(bundle / name, encoding="utf-8") as f:
-            for line in f:
+        undecodable: list[int] = []
+        unreadable: list[int] = []
+        with open(bundle / name, "rb") as f:
+            for raw in f:
                 count += 1
-                line = line.rstrip("\n")
+                try:
+                    line = raw.decode("utf-8").rstrip("\n")
+                except UnicodeDecodeError:
+                    undecodable.append(count)
+                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 if stream == "ui":
                     m = _NGINX.match(line)
                     if m:
                         add(s.ui, _nginx_ts(m[1]), int(m[2]), float(m[3]))
                 elif stream == "mesh":
-                    o = json.loads(line)
-                    t = _iso(o["start_time"]) + o["duration"] / 1000
-                    add(s.mesh, t, int(o["response_code"]), o["duration"] / 1000)
+                    try:
+                        o = json.loads(line)
+                        t = _iso(o["start_time"]) + o["duration"] / 1000
+                        add(s.mesh, t, int(o["response_code"]), o["duration"] / 1000)
+                    except (ValueError, TypeError, KeyError):
+                        unreadable.append(count)
                 elif stream == "api":
                     m = _API_ACCESS.match(line)
                     if m:
@@ -151,6 +170,16 @@ def load(bundle: Path, buckets: int = 60) -> BundleSeries:
                         if i is not None:
                             s.k8s_warnings[i] += 1
         s.lines[name] = count
+        if undecodable:
+            s.warnings.append(
+                f"{name}:{undecodable[0]}: not valid UTF-8 ({len(undecodable)} line(s)); "
+                "read with U+FFFD in place of the bad bytes"
+            )
+        if unreadable:
+            s.warnings.append(
+                f"{name}:{unreadable[0]}: not an Envoy access-log object "
+                f"({len(unreadable)} line(s)); left out of the timeline"
+            )
     return s
 
 

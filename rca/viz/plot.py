@@ -11,11 +11,12 @@ from, and distractors grey crosses, so the eye finds the story before the logs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._series import BundleSeries, load, p95
+from ._series import BundleSeries, load, p95, warn_stderr
 
 STREAM_OF_FILE = {
     "ui_events.log": "ui",
@@ -32,7 +33,8 @@ def _t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def render(bundle: Path, out: Path) -> Path:
+def render(bundle: Path, out: Path, warn: Callable[[str], object] = warn_stderr) -> Path:
+    """Draw ``bundle`` into ``out``; ``warn`` gets each line of it that could not be read."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,6 +42,8 @@ def render(bundle: Path, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     s: BundleSeries = load(bundle)
+    for w in s.warnings:
+        warn(w)
     label: dict[str, Any] | None = None
     truth = bundle / "ground_truth.json"
     if truth.is_file():

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._series import load
+from ._series import load, warn_stderr
 
 
-def summarize(bundle: Path, minutes_per_row: int = 1) -> str:
+def summarize(
+    bundle: Path, minutes_per_row: int = 1, warn: Callable[[str], object] = warn_stderr
+) -> str:
+    """The summary text; ``warn`` gets each line of the bundle that could not be read."""
     manifest = json.loads((bundle / "manifest.json").read_text())
     truth_path = bundle / "ground_truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.is_file() else None
@@ -17,6 +21,8 @@ def summarize(bundle: Path, minutes_per_row: int = 1) -> str:
     end = datetime.fromisoformat(manifest["window_end"].replace("Z", "+00:00"))
     rows = max(1, int((end - start).total_seconds() // (60 * minutes_per_row)))
     s = load(bundle, buckets=rows)
+    for w in s.warnings:
+        warn(w)
     out = [f"bundle {manifest['bundle_id']}"]
     if truth is not None:
         out[0] += f"  scenario {truth['scenario_id']}"

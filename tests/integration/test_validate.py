@@ -78,6 +78,7 @@ def copy_of(tmp_path: Path, bundles: dict[str, Bundle]) -> Callable[[str], Path]
         src = bundles[scenario].path
         dst = tmp_path / src.name  # the directory name is the bundle id: keep it
         shutil.copytree(src, dst)
+        shutil.copy(src / "manifest.json", tmp_path / "source-manifest.json")
         return dst
 
     return make
@@ -185,6 +186,7 @@ def _unlisted(name: str) -> Sealed:
 
 
 def _extra_file_listed(d: Path) -> tuple[Path, list[str]]:
+    """Listed or not, a name other than the seven is never read (not even to hash)."""
     data = b"scratch\n"
     (d / "notes.txt").write_bytes(data)
     art = {
@@ -197,7 +199,12 @@ def _extra_file_listed(d: Path) -> tuple[Path, list[str]]:
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     _edit_json(d / "manifest.json", lambda m: m["artifacts"].append(art))
-    return d, ["notes.txt: unexpected file in bundle"]
+    return d, [
+        "notes.txt: unexpected file in bundle",
+        "manifest.json: lists 'notes.txt', which is not a bundle file (allowed: "
+        "ui_events.log, api_logs.log, db_events.log, k8s_events.log, mesh_events.jsonl, "
+        "ground_truth.json)",
+    ]
 
 
 def _extra_file_unlisted(d: Path) -> tuple[Path, list[str]]:
@@ -274,6 +281,12 @@ SEALED_TAMPERS: dict[str, Sealed] = {
 }
 
 
+def _sha_of(d: Path, name: str) -> str:
+    """The sha256 the copy's source bundle (untouched) has for ``name``."""
+    manifest = json.loads((d.parent / "source-manifest.json").read_text(encoding="utf-8"))
+    return str(next(a["sha256"] for a in manifest["artifacts"] if a["file"] == name))
+
+
 def _checksums_agree(d: Path) -> None:
     """Every file manifest.json lists has the listed size and sha256 (the precondition)."""
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
@@ -292,7 +305,10 @@ def test_validate_reports_exactly_what_is_wrong_when_checksums_agree(
     d, expected = tamper(d)
     _checksums_agree(d)
 
-    assert validate(d) == expected
+    # Without regeneration: exactly the structural problems. With it (the default), the
+    # same first, then whatever regenerating the request shows on top.
+    assert validate(d, regenerate=False) == expected
+    assert validate(d)[: len(expected)] == expected
 
 
 def test_validate_catches_an_evidence_pointer_that_no_longer_matches(
@@ -311,7 +327,13 @@ def test_validate_catches_an_evidence_pointer_that_no_longer_matches(
     # ...and the manifest is regenerated, so every checksum agrees with the files again.
     write_manifest(request_for("slow_query_regression"), d)
 
-    problems = validate(d)
+    problems = validate(d, regenerate=False)
+    assert validate(d) == [
+        *problems,
+        f"{stream.name}: not what the manifest's request generates (sha256 "
+        f"{hashlib.sha256(stream.read_bytes()).hexdigest()[:12]}..., regenerated "
+        f"{_sha_of(d, stream.name)[:12]}...)",
+    ]
 
     same_line = [
         p for p in label_pointers(truth) if (p["file"], p["line"]) == (stream.name, pointer["line"])
@@ -333,12 +355,15 @@ def test_validate_catches_an_evidence_excerpt_edited_in_the_label(
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     write_manifest(request_for("bad_api_rollout"), d)
 
-    problems = validate(d)
-
     ev = truth["evidence"][0]
-    assert problems == [
+    mismatch = (
         f"ground_truth.json: evidence {ev['file']}:{ev['line']} ({ev['signal']}) does not "
         "match the line in the bundle"
+    )
+    assert validate(d, regenerate=False) == [mismatch]
+    assert validate(d) == [
+        mismatch,
+        "ground_truth.json: not the label the manifest's request generates",
     ]
 
 
@@ -355,10 +380,14 @@ def test_cli_validate_fails_with_the_problem_on_stderr(copy_of: Callable[[str], 
 
 
 def test_cli_validate_rejects_a_directory_that_is_not_a_bundle(tmp_path: Path) -> None:
-    proc = run_cli("validate", str(tmp_path / "nope"))
-    assert proc.returncode == 1
-    assert "not a directory" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    """Unusable input: exit 2 with INVALID_PARAMETER, as for any bad argument."""
+    (tmp_path / "file").write_text("x\n")
+    for target in (tmp_path / "nope", tmp_path / "file"):
+        proc = run_cli("validate", str(target))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == (
+            f"error: INVALID_PARAMETER: bundle={str(target)!r} is not a directory\n"
+        )
 
 
 def test_cli_validate_fails_on_a_bad_mesh_line_with_checksums_agreeing(
@@ -366,8 +395,12 @@ def test_cli_validate_fails_on_a_bad_mesh_line_with_checksums_agreeing(
 ) -> None:
     d, expected = SEALED_TAMPERS["mesh-missing-key"](copy_of(SEALED))
 
-    proc = run_cli("validate", str(d))
+    proc = run_cli("validate", "--no-regenerate", str(d))
 
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [f"INVALID {d}: {p}" for p in expected]
+    # By default the request is regenerated too, which names the edited stream again.
+    lines = run_cli("validate", str(d)).stderr.splitlines()
+    assert lines[:-1] == [f"INVALID {d}: {p}" for p in expected]
+    assert lines[-1].startswith(f"INVALID {d}: mesh_events.jsonl: not what the manifest's")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from rca.config import ConfigError, load_config, read_yaml
+from rca.seed.mock_incident_generator import allowed_values
 from tests.workflow.helpers import (
     ROOT,
     TEST_CONFIG,
@@ -92,7 +93,7 @@ def _scenario_cases() -> dict[str, tuple[str, list[str]]]:
         ),
         "rps NaN": (
             _edit(SCENARIOS_TEXT, "  rps: 0.5\n", "  rps: .nan\n"),
-            ["defaults.rps = NaN: must be a finite number (allowed: >0.0..2000.0)"],
+            [f"defaults.rps = NaN: must be a finite number (allowed: {allowed_values('rps')})"],
         ),
         "syntax error": (
             syntax,

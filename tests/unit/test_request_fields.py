@@ -10,8 +10,8 @@ a tiny request (15 minutes, 1 request/s):
 - a STREAM field changes at least one stream's bytes; a LABEL field changes the label
   and no stream's byte;
 - the workflow config accepts it (in a scenario entry; ``scenario`` is the entry's key),
-  and the workflow's job params (``Bundle.cli_args``) carry it, a LABEL field only to
-  the label and manifest jobs;
+  and the workflow's job params (``Bundle.cli_args``) and request files
+  (``request_text``) carry it, a LABEL field only to the label and manifest jobs;
 - the suite file accepts it: as an override in a suite's ``request``, or, for a field
   declared with a ``suite_axis``, in that axis.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from rca.config import ENTRY_KEY, Bundle, parse_config
+from rca.config import ENTRY_KEY, Bundle, parse_config, request_text
 from rca.seed import mock_incident_generator as gen
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
@@ -140,6 +140,12 @@ def test_the_config_accepts_it_and_the_jobs_params_carry_it(field: str) -> None:
     assert parsed_cli(bundle.cli_args(label_fields=True)) == request
     stream_params = bundle.cli_args(label_fields=False)
     assert (gen._flag(field) in stream_params) is (field_role(field) is FieldRole.STREAM)
+    # The jobs' request files (the workflow's inputs): the whole request for the label and
+    # manifest jobs, the stream jobs' without the LABEL fields.
+    whole = json.loads(request_text(bundle, label_fields=True))["request"]
+    assert GenerationRequest.model_validate(whole) == request
+    stream_file = json.loads(request_text(bundle, label_fields=False))["request"]
+    assert (field in stream_file) is (field_role(field) is FieldRole.STREAM)
 
 
 @pytest.mark.parametrize("field", FIELDS)

@@ -9,7 +9,9 @@ Also the helpers the config tests share (``raw``, ``edited``, ``problems``, ``pa
 from __future__ import annotations
 
 import argparse
+import filecmp
 import hashlib
+import json
 import shlex
 import shutil
 import subprocess
@@ -21,8 +23,17 @@ from typing import Any
 import pytest
 import yaml
 
-from rca.config import ConfigError
-from rca.seed.mock_incident_generator import GenerationRequest, _request_from, add_commands
+from rca.config import ConfigError, fixture_index, load_config
+from rca.seed.mock_incident_generator import (
+    GROUND_TRUTH_FILE,
+    MANIFEST_FILE,
+    STREAM_FILES,
+    GenerationRequest,
+    _request_from,
+    add_commands,
+    generate_bundle,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -75,6 +86,36 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+
+
+def assert_bundles_match_config(
+    config: Path, root: Path, scratch: Path, *, superseded_kept: bool = False
+) -> None:
+    """The fixture root ``root`` holds exactly the bundles ``config`` configures, and each
+    is byte for byte what ``generate`` writes for its request (label and manifest too).
+
+    ``superseded_kept``: other bundle directories may remain (remote storage, where the
+    index job cannot remove them); the configured ones must still all be there.
+    """
+    bundles = load_config(config).bundles()
+    on_disk = {p.name for p in root.iterdir() if p.name != "index.json"}
+    configured = {b.bundle_id for b in bundles}
+    if superseded_kept:
+        assert configured <= on_disk, "a configured bundle is missing"
+    else:
+        assert on_disk == configured, "superseded bundle left behind"
+    assert (root / "index.json").read_text() == fixture_index(bundles, FIXTURES)
+    names = sorted([*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE])
+    for bundle in bundles:
+        built = root / bundle.bundle_id
+        truth = json.loads((built / GROUND_TRUTH_FILE).read_text())
+        manifest = json.loads((built / MANIFEST_FILE).read_text())
+        assert truth["threshold_default"] == bundle.request.threshold, bundle.scenario
+        assert manifest["request"] == bundle.request.model_dump(mode="json"), bundle.scenario
+        assert validate(built) == [], bundle.scenario
+        reference = generate_bundle(bundle.request, scratch / bundle.bundle_id, workers=1)
+        same = filecmp.cmpfiles(built, reference, names, shallow=False)
+        assert same == (names, [], []), f"{bundle.scenario}: differs from generate"
 
 
 def new_workspace(path: Path) -> Path:

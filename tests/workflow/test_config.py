@@ -18,6 +18,8 @@ from rca.config import (
     fixture_index,
     load_config,
     parse_config,
+    request_text,
+    write_if_changed,
 )
 from rca.seed.mock_incident_generator import STREAMS, GenerationRequest
 from rca.seed.scenarios import scenario_ids
@@ -191,3 +193,28 @@ def test_fixture_index_lists_only_identity_fields() -> None:
     assert sorted((e["scenario"], e["seed"], e["time_anchor"]) for e in other.values()) == sorted(
         (e["scenario"], e["seed"], e["time_anchor"]) for e in doc["bundles"].values()
     )
+
+
+def test_request_files_change_only_with_the_request_and_never_follow_a_link(
+    tmp_path: Path,
+) -> None:
+    # The workflow's request files (results/requests/) drive rebuilds by mtime: rewriting
+    # an unchanged one would re-run its jobs, skipping a changed one would miss an edit.
+    bundle = load_config(TEST_CONFIG).bundles()[0]
+    path = tmp_path / "requests" / bundle.bundle_id / "bundle.json"
+    assert write_if_changed(path, request_text(bundle, label_fields=True))
+    mtime = path.stat().st_mtime_ns
+    assert not write_if_changed(path, request_text(bundle, label_fields=True))
+    assert path.stat().st_mtime_ns == mtime
+    streams = request_text(bundle, label_fields=False)
+    assert not any(f'"{f}"' in streams for f in LABEL_ONLY_FIELDS)
+    assert '"rps"' in streams and '"threshold"' in request_text(bundle, label_fields=True)
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path.unlink()
+    path.symlink_to(victim)
+    assert write_if_changed(path, "new\n")
+    assert victim.read_text() == "precious\n"
+    assert not path.is_symlink() and path.read_text() == "new\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bundle.json"]  # no temp left

@@ -59,13 +59,15 @@ def test_threshold_override_flips_a_borderline_verdict(tmp_path: Path) -> None:
 
     edit_config(ws, ("scenarios", SCENARIO), {"threshold_override": 0.7})
     # The override is part of the request, so of the bundle id: a new bundle, whose
-    # streams equal the old one's (the override reaches only the label).
+    # streams equal the old one's (the override reaches only the label); the superseded
+    # bundle is removed.
+    streams = {name: (bundle / name).read_bytes() for name in STREAM_FILES.values()}
     res = snakemake(ws, "--cores", "2", "all")
     assert res.returncode == 0, res.stdout
     relabelled = ws / FIXTURES / bundle_of(ws, SCENARIO)
-    assert relabelled != bundle
+    assert relabelled != bundle and not bundle.exists()
     for name in STREAM_FILES.values():
-        assert (relabelled / name).read_bytes() == (bundle / name).read_bytes(), name
+        assert (relabelled / name).read_bytes() == streams[name], name
     bundle = relabelled
 
     status, result = score(bundle, report)

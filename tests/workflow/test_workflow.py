@@ -79,9 +79,10 @@ def test_nothing_to_do_when_nothing_changed(built: Path) -> None:
 
 def test_a_threshold_edit_builds_that_bundle_under_a_new_id(workspace: Path) -> None:
     """The id covers the whole request (issue 17 item 10), so an edited threshold is a new
-    bundle beside the old one, never a half-rewritten old one."""
+    bundle that replaces the old one, never a half-rewritten old one."""
     old = bundle_of(workspace, "normal_load")
-    untouched = {b: snapshot(workspace / FIXTURES / b) for b in index(workspace)}
+    untouched = {b: snapshot(workspace / FIXTURES / b) for b in index(workspace) if b != old}
+    old_streams = {n: (workspace / FIXTURES / old / n).read_bytes() for n in STREAM_FILES.values()}
     edit_config(workspace, ("scenarios", "normal_load"), {"threshold": 0.85})
 
     planned = planned_jobs(workspace)
@@ -106,10 +107,10 @@ def test_a_threshold_edit_builds_that_bundle_under_a_new_id(workspace: Path) -> 
     assert truth["threshold_default"] == 0.85
     assert validate(workspace / FIXTURES / bundle) == []
     for name in STREAM_FILES.values():  # the threshold reaches only the label
-        assert (workspace / FIXTURES / bundle / name).read_bytes() == (
-            workspace / FIXTURES / old / name
-        ).read_bytes(), name
-    # No other bundle was touched, the old one included (git shows it as stale).
+        assert (workspace / FIXTURES / bundle / name).read_bytes() == old_streams[name], name
+    # The superseded bundle is gone (the index job removes it); no other was touched.
+    assert not (workspace / FIXTURES / old).exists()
+    assert f"removed {FIXTURES}/{old}/" in res.stdout
     assert {b: snapshot(workspace / FIXTURES / b) for b in untouched} == untouched
     assert planned_jobs(workspace) == []
 

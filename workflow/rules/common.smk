@@ -7,7 +7,15 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from rca.config import ConfigError, code_inputs, fixture_index, parse_config
+from rca.config import (
+    BUNDLE_ID_RE,
+    ConfigError,
+    code_inputs,
+    fixture_index,
+    parse_config,
+    request_text,
+    write_if_changed,
+)
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
@@ -17,7 +25,7 @@ from rca.seed.mock_incident_generator import (
 
 
 wildcard_constraints:
-    bundle=r"mock-[0-9a-f]{12}",
+    bundle=BUNDLE_ID_RE.removeprefix("^").removesuffix("$"),
     stream="|".join(STREAMS),
     # The rest of a stream's file name after "<stream>_" (ui_events.log, api_logs.log, ...).
     suffix="|".join(
@@ -53,6 +61,34 @@ def _validated_config():
 
 CONFIG = _validated_config()
 BUNDLES = {b.bundle_id: b for b in CONFIG.bundles()}
+
+
+# ---------------------------------------------------------------------- request files
+# Each bundle's request, written here at parse time and only when its text changes, so a
+# file's mtime is the time its request last changed. Jobs take them as inputs: a config
+# edit then re-runs the jobs it affects by modification time alone, also in a fresh clone
+# with no .snakemake/ records (params changes are detected only through those records).
+# Stream jobs take the request without the label-only fields, so a threshold edit leaves
+# the streams alone. local(): written by every Snakemake that parses the workflow, never
+# stored remotely (a default storage provider, e.g. on Kubernetes).
+REQUESTS = "results/requests"
+STREAM_REQUEST = local(f"{REQUESTS}/{{bundle}}/streams.json")
+BUNDLE_REQUEST = local(f"{REQUESTS}/{{bundle}}/bundle.json")
+# The fixture index's text: its job re-runs (and prunes superseded bundles) when it changes.
+INDEX_REQUEST = local(f"{REQUESTS}/fixture_index.json")
+
+
+def _write_request_files():
+    for bundle in BUNDLES.values():
+        wildcards = {"bundle": bundle.bundle_id}
+        write_if_changed(
+            STREAM_REQUEST.format(**wildcards), request_text(bundle, label_fields=False)
+        )
+        write_if_changed(BUNDLE_REQUEST.format(**wildcards), request_text(bundle, label_fields=True))
+    write_if_changed(INDEX_REQUEST, fixture_index(BUNDLES.values(), FIXTURES))
+
+
+_write_request_files()
 
 
 # ---------------------------------------------------------------------- targets
@@ -93,14 +129,20 @@ def _stream(wildcards):
     return wildcards.stream
 
 
+def _local(paths):
+    """Source files as local inputs: the code is part of the checkout (or the job's
+    container image), never fetched from a default storage provider."""
+    return [local(p) for p in paths]
+
+
 def stream_code(wildcards):
     """Code a stream's bytes depend on: shared core, its scenario, its own renderer."""
-    return code_inputs(_bundle(wildcards).scenario, _stream(wildcards))
+    return _local(code_inputs(_bundle(wildcards).scenario, _stream(wildcards)))
 
 
 def bundle_code(wildcards):
     """Code the label and manifest depend on: shared core, the scenario, every renderer."""
-    return code_inputs(_bundle(wildcards).scenario)
+    return _local(code_inputs(_bundle(wildcards).scenario))
 
 
 def stream_request(wildcards):
@@ -121,9 +163,14 @@ def bundle_dir(wildcards, output):
     return os.path.dirname(output[0])
 
 
-def index_text(wildcards):
-    """The fixture index (bundle id -> scenario, seed, time anchor, path) as JSON text."""
-    return fixture_index(BUNDLES.values(), FIXTURES)
+def configured_bundles(wildcards):
+    """Ids of every configured bundle: the index job removes other bundle directories."""
+    return sorted(BUNDLES)
+
+
+def bundle_id_pattern(wildcards):
+    """What a bundle directory's name looks like (a function: params strings are formatted)."""
+    return BUNDLE_ID_RE
 
 
 # ---------------------------------------------------------------------- plots (report.smk)
@@ -133,7 +180,7 @@ def _viz_code():
 
     cwd = Path.cwd()
     files = sorted(Path(rca.viz.__file__).parent.glob("*.py"))
-    return [str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p) for p in files]
+    return _local(str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p) for p in files)
 
 
 PLOT_CODE = _viz_code()
@@ -235,7 +282,7 @@ def suite_manifests(wildcards):
 
 def suite_bundle_code(wildcards):
     """Code the whole bundle depends on: shared core, its scenario, every renderer."""
-    return code_inputs(_suite_bundle(wildcards).scenario)
+    return _local(code_inputs(_suite_bundle(wildcards).scenario))
 
 
 def suite_bundle_request(wildcards):

@@ -22,6 +22,7 @@ use rule write_manifest as regenerate_manifest with:
     input:
         streams=stream_files("results/determinism/{run}"),
         truth="results/determinism/{run}/{bundle}/ground_truth.json",
+        request=BUNDLE_REQUEST,
         code=bundle_code,
     output:
         "results/determinism/{run}/{bundle}/manifest.json",

@@ -5,6 +5,7 @@
 
 rule write_ground_truth:
     input:
+        request=BUNDLE_REQUEST,
         code=bundle_code,
     output:
         "tests/fixtures/mock_incidents/{bundle}/ground_truth.json",

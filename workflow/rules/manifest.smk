@@ -6,6 +6,7 @@ rule write_manifest:
     input:
         streams=stream_files("tests/fixtures/mock_incidents"),
         truth="tests/fixtures/mock_incidents/{bundle}/ground_truth.json",
+        request=BUNDLE_REQUEST,
         code=bundle_code,
     output:
         "tests/fixtures/mock_incidents/{bundle}/manifest.json",

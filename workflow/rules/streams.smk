@@ -5,6 +5,7 @@
 
 rule generate_stream:
     input:
+        request=STREAM_REQUEST,
         code=stream_code,
     output:
         "tests/fixtures/mock_incidents/{bundle}/{stream}_{suffix}",

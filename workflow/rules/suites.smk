@@ -9,9 +9,9 @@
 # ONE job per bundle, the whole bundle in one generator pass (about 0.3 s, mostly Python
 # start-up): per-job overhead, on a cluster above all, dwarfs the work, so a suite is not
 # split per stream like the fixtures. Validation happens once for the whole suite, in
-# the index job: in-process it costs a few ms per bundle, where a `validate` process per
-# bundle would double the cost of every bundle job. If a bundle does not validate, the
-# index job fails, naming it and each problem, and writes no index.
+# the index job: in-process it costs ~20 ms per bundle (regeneration included), where a
+# `validate` process per bundle would double the cost of every bundle job. If a bundle
+# does not validate, the index job fails, naming it and each problem, and writes no index.
 
 
 wildcard_constraints:
