@@ -1,18 +1,14 @@
-"""A scenario module declares everything about itself; the registry refuses one that
-does not, and the places that still keep a copy agree with the declarations."""
+"""A scenario module declares everything about itself, and the registry refuses one that
+does not. (The report caption and the generated doc blocks read these declarations:
+tests/workflow/test_report.py, tests/specs/test_docs_current.py.)"""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import pytest
 
 from rca.seed import scenarios
 from rca.seed.scenarios import DECLARATIONS, Caption, Expect, Scenario
 
-ROOT = Path(__file__).resolve().parents[2]
-CAPTIONS = ROOT / "workflow" / "report" / "plot_bundle.rst"
 IDS = scenarios.scenario_ids()
 
 
@@ -62,28 +58,3 @@ def test_only_the_negative_control_declares_no_paraphrase(sid: str) -> None:
     # A scenario with an incident declares a report that finds it without the label.
     has_incident = sid in scenarios.incident_ids()
     assert (scenarios.get(sid).expect.paraphrase is not None) is has_incident
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _rst_captions() -> dict[str, str]:
-    """Scenario id -> its branch of the report caption's Jinja if/elif chain."""
-    text = CAPTIONS.read_text(encoding="utf-8")
-    branch = re.compile(
-        r'\{% (?:el)?if snakemake\.params\.scenario == "(\w+)" %\}\n(.*?)(?=\{% (?:elif|else))',
-        re.S,
-    )
-    return {sid: _words(body) for sid, body in branch.findall(text)}
-
-
-def test_the_report_captions_are_the_declared_ones() -> None:
-    # Until the report reads the caption from the registry (#13 B2), the copy in
-    # plot_bundle.rst must say what the module declares, for every scenario and no other.
-    found = _rst_captions()
-    assert sorted(found) == IDS
-    for sid in IDS:
-        caption = scenarios.get(sid).caption
-        expected = f"**What happens.** {caption.happens} **What to look for.** {caption.look_for}"
-        assert found[sid] == _words(expected), sid
