@@ -504,7 +504,7 @@ def code_inputs(scenario: str, stream: str | None = None) -> list[str]:
     """
     package = Path(rca.__file__).parent
     seed_dir = package / "seed"
-    others: set[Path] = set()
+    others: set[Path] = {seed_dir / "docs.py"}  # writes the docs' generated blocks only
     for sid, cls in _scenario_classes().items():
         if sid != scenario:
             others.add(_module_file(cls))

@@ -173,6 +173,8 @@ def test_stream_jobs_depend_on_their_own_renderer_and_scenario_only() -> None:
     assert {Path(f).stem for f in label_code if Path(f).parent.name == "renderers"} >= set(STREAMS)
     assert any(f.endswith("_labels.py") for f in label_code)
     assert not any(f.endswith("normal_load.py") for f in label_code)
+    # The doc generator writes Markdown, never a bundle byte: editing it re-runs no job.
+    assert not any(f.endswith("seed/docs.py") for f in (*label_code, *files))
 
 
 def test_fixture_index_lists_only_identity_fields() -> None:
