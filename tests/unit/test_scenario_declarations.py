@@ -20,7 +20,9 @@ def _complete() -> dict[str, object]:
         "description": "It exists only in this test",
         "caption": Caption(happens="Nothing.", look_for="Nothing."),
         "v0": False,
-        "expect": Expect(paraphrase=None, commented_sql=False, probe_failures=False),
+        "expect": Expect(
+            paraphrase=None, commented_sql=False, probe_failures=False, matching_paraphrases=()
+        ),
     }
 
 
@@ -57,4 +59,6 @@ def test_the_registry_helpers_read_the_declarations() -> None:
 def test_only_the_negative_control_declares_no_paraphrase(sid: str) -> None:
     # A scenario with an incident declares a report that finds it without the label.
     has_incident = sid in scenarios.incident_ids()
-    assert (scenarios.get(sid).expect.paraphrase is not None) is has_incident
+    expect = scenarios.get(sid).expect
+    assert (expect.paraphrase is not None) is has_incident
+    assert bool(expect.matching_paraphrases) is has_incident

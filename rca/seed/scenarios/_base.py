@@ -153,6 +153,9 @@ class Expect:
     commented_sql: bool
     # Readiness probes fail: a saturated pod times out, or one is not listening (yet).
     probe_failures: bool
+    # Other wordings of the root cause that the root-cause matcher (rca.eval) must accept
+    # for this scenario and for no other (tests/eval/test_matching.py); () for no incident.
+    matching_paraphrases: tuple[str, ...]
 
 
 # What a scenario module must declare, beside ``plan`` and ``label``: name -> type.

@@ -85,6 +85,12 @@ class BadApiRollout(Scenario):
         ),
         commented_sql=True,
         probe_failures=True,
+        matching_paraphrases=(
+            "Bad deploy of orders-api 1.9.0",
+            "Faulty release 1.9.0: NPE in DiscountCalculator",
+            "Regression introduced by the orders-api v1.9.0 rollout",
+            "java.lang.NullPointerException in orders-api",
+        ),
     )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:

@@ -84,6 +84,12 @@ class DbConnectionPoolExhaustion(Scenario):
         ),
         commented_sql=True,
         probe_failures=True,
+        matching_paraphrases=(
+            "HikariCP connection pool exhausted in orders-api",
+            "Database connection pool saturation under a traffic spike",
+            "DB connection-pool exhaustion",
+            "SQLTransientConnectionException: Connection is not available",
+        ),
     )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:

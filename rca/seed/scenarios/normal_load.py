@@ -30,6 +30,7 @@ class NormalLoad(Scenario):
         paraphrase=None,
         commented_sql=True,
         probe_failures=False,
+        matching_paraphrases=(),
     )
 
     def plan(self, ctx: PlanContext) -> Plan:

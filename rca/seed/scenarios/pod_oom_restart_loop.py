@@ -51,6 +51,12 @@ class PodOomRestartLoop(Scenario):
         ),
         commented_sql=False,
         probe_failures=True,
+        matching_paraphrases=(
+            "orders-api pods OOMKilled due to a memory leak",
+            "Java heap memory leak leading to OOM kills",
+            "Containers in CrashLoopBackOff after exit code 137",
+            "OutOfMemoryError in orders-api",
+        ),
     )
 
     def plan(self, ctx: PlanContext) -> Plan:

@@ -62,6 +62,12 @@ class SlowQueryRegression(Scenario):
         ),
         commented_sql=True,
         probe_failures=False,
+        matching_paraphrases=(
+            "Missing index on the orders table causing sequential scans",
+            "Slow queries after migration V42 dropped an index",
+            "PostgreSQL query-plan regression",
+            "Seq Scan on orders after the index drop",
+        ),
     )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
