@@ -42,10 +42,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 import rca
 from rca.seed import scenarios
@@ -64,11 +64,13 @@ from rca.seed.renderers import RENDERERS
 __all__ = [
     "BUNDLE_ID_RE",
     "DEFAULT_CONFIG",
+    "ENTRY_KEY",
     "LABEL_ONLY_FIELDS",
     "REQUEST_FIELDS",
     "Bundle",
     "ConfigError",
     "RequestFields",
+    "RequestLayer",
     "ScenarioEntry",
     "StrictYamlLoader",
     "WorkflowConfig",
@@ -79,21 +81,22 @@ __all__ = [
     "main",
     "parse_config",
     "read_yaml",
+    "request_layer",
     "request_text",
     "write_if_changed",
 ]
 
 DEFAULT_CONFIG = Path("config/scenarios.yaml")
 
-# Request fields a config may set: everything but `scenario`, which is the entry's key.
-REQUEST_FIELDS: tuple[str, ...] = tuple(
-    f for f in GenerationRequest.model_fields if f != "scenario"
-)
+# A config's entries are keyed by scenario id, so `scenario` is no key of an entry.
+ENTRY_KEY = "scenario"
+# Request fields a config may set: every field of the request model but the entry key.
+REQUEST_FIELDS: tuple[str, ...] = tuple(f for f in GenerationRequest.model_fields if f != ENTRY_KEY)
 
 # Request fields that reach only the label (ground_truth.json) and the manifest, never a
 # stream's bytes. Stream jobs leave them out of their params, so editing a threshold
 # re-runs a bundle's ground truth and manifest but not its streams.
-# (declared by the library: LABEL_ONLY_FIELDS)
+# (declared by the library, from each field's role: LABEL_ONLY_FIELDS)
 
 
 class ConfigError(ValueError):
@@ -116,30 +119,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _field(name: str) -> Any:
-    return Field(default=None, description=GenerationRequest.model_fields[name].description)
-
-
-class RequestFields(_Strict):
-    """Any :class:`GenerationRequest` field but ``scenario``; unset keys fall through.
-
-    Values are checked by ``GenerationRequest`` itself once the layers are merged, so
-    the names, types and ranges have one definition (``rca/seed/_models.py``).
-    """
-
-    seed: Any = _field("seed")
-    time_anchor: Any = _field("time_anchor")
-    duration_minutes: Any = _field("duration_minutes")
-    resolution_seconds: Any = _field("resolution_seconds")
-    noise_profile: Any = _field("noise_profile")
-    threshold: Any = _field("threshold")
-    threshold_override: Any = _field("threshold_override")
-    rps: Any = _field("rps")
-    api_replicas: Any = _field("api_replicas")
+class RequestLayer(_Strict):
+    """A layer of request fields (config defaults, an entry, a suite's request): any
+    value or none, each checked by ``GenerationRequest`` itself once the layers are
+    merged, so names, types and ranges have one definition (``rca/seed/_models.py``)."""
 
     def values(self) -> dict[str, Any]:
         """The request fields this layer sets (an explicit null counts as set)."""
-        return {k: getattr(self, k) for k in REQUEST_FIELDS if k in self.model_fields_set}
+        return {
+            k: getattr(self, k)
+            for k in GenerationRequest.model_fields
+            if k in self.model_fields_set
+        }
+
+
+def request_layer(name: str, *, without: Iterable[str], doc: str) -> type[RequestLayer]:
+    """A :class:`RequestLayer` model with one optional key per request field but
+    ``without``, in the request's order, each described as the request describes it."""
+    left_out = frozenset(without)
+    fields: dict[str, Any] = {
+        f: (Any, Field(default=None, description=info.description))
+        for f, info in GenerationRequest.model_fields.items()
+        if f not in left_out
+    }
+    model = create_model(name, __base__=RequestLayer, __module__=__name__, **fields)
+    model.__doc__ = doc
+    return model
+
+
+if TYPE_CHECKING:  # mypy cannot see create_model's fields; values() is all it needs
+
+    class RequestFields(RequestLayer): ...
+
+else:
+    RequestFields = request_layer(
+        "RequestFields",
+        without=[ENTRY_KEY],
+        doc="Any :class:`GenerationRequest` field but ``scenario``; unset keys fall through.",
+    )
 
 
 class ScenarioEntry(RequestFields):
@@ -487,7 +504,7 @@ def code_inputs(scenario: str, stream: str | None = None) -> list[str]:
     """
     package = Path(rca.__file__).parent
     seed_dir = package / "seed"
-    others: set[Path] = set()
+    others: set[Path] = {seed_dir / "docs.py"}  # writes the docs' generated blocks only
     for sid, cls in _scenario_classes().items():
         if sid != scenario:
             others.add(_module_file(cls))

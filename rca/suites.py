@@ -51,17 +51,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rca.config import ConfigError, RequestFields, read_yaml, validate_mapping
+from rca.config import ConfigError, RequestLayer, read_yaml, request_layer, validate_mapping
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
     STREAM_FILES,
     STREAMS,
+    SUITE_AXES,
     GenerationError,
     GenerationRequest,
     allowed_values,
@@ -95,8 +96,9 @@ DEFAULT_SUITES_FILE = Path("config/suites.yaml")
 DEFAULT_SUITE = "smoke"
 SUITES_ROOT = "results/suites"
 
-# Request fields that are a suite's axes, never overrides.
-AXIS_FIELDS = {"scenario": "scenarios", "seed": "seeds", "noise_profile": "noise_profiles"}
+# Request fields that are a suite's axes, never overrides: field -> the suite key that
+# sweeps it (declared by each field's suite_axis in the request model).
+AXIS_FIELDS = SUITE_AXES
 NOISE_PROFILES: tuple[str, ...] = typing.get_args(
     GenerationRequest.model_fields["noise_profile"].annotation
 )
@@ -112,24 +114,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+if TYPE_CHECKING:  # mypy cannot see create_model's fields; values() is all it needs
+
+    class SuiteRequest(RequestLayer): ...
+
+else:
+    SuiteRequest = request_layer(
+        "SuiteRequest",
+        without=AXIS_FIELDS,
+        doc="Request fields a suite may set: every generator field but its axes.",
+    )
 # Any request field but the axes (seed and noise profile; the scenario is an axis too).
-_OVERRIDABLE = [f for f in RequestFields.model_fields if f not in AXIS_FIELDS]
-
-
-class SuiteRequest(_Strict):
-    """Request fields a suite may set: every generator field but its axes."""
-
-    time_anchor: Any = None
-    duration_minutes: Any = None
-    resolution_seconds: Any = None
-    threshold: Any = None
-    threshold_override: Any = None
-    rps: Any = None
-    api_replicas: Any = None
-
-    def values(self) -> dict[str, Any]:
-        """The fields this layer sets (an explicit null counts as set)."""
-        return {k: getattr(self, k) for k in _OVERRIDABLE if k in self.model_fields_set}
+_OVERRIDABLE = list(SuiteRequest.model_fields)
 
 
 class SeedRange(_Strict):

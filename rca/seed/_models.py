@@ -10,10 +10,14 @@ import math
 import types
 import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from ._errors import GenerationError
 
@@ -84,47 +88,126 @@ def _rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+class FieldRole(StrEnum):
+    """What a request field reaches: which of a bundle's files change with it."""
+
+    STREAM = "stream"  # the streams' bytes (and with them the label and the manifest)
+    LABEL = "label"  # only ground_truth.json and manifest.json, never a stream
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """What :func:`request_field` declares beyond pydantic's ``Field``. Kept as the
+    field's ``json_schema_extra`` callable, which leaves the JSON Schema as it is: the
+    published contracts (specs/001-build-realistic-mock/contracts/) do not change."""
+
+    role: FieldRole
+    example: object
+    suite_axis: str | None
+
+    def __call__(self, schema: dict[str, JsonValue]) -> None:
+        return None
+
+
+def request_field(
+    default: Any = PydanticUndefined,
+    *,
+    role: FieldRole,
+    example: object,
+    suite_axis: str | None = None,
+    **field: Any,
+) -> Any:
+    """A :class:`GenerationRequest` field with what every layer derives from it.
+
+    ``role``: what it changes (stream jobs leave LABEL fields out of their params).
+    ``example``: a valid value other than the default, with which
+    ``tests/unit/test_request_fields.py`` proves the field reaches every layer.
+    ``suite_axis``: the key of a suite (``config/suites.yaml``) that sweeps this field;
+    such a field is no override of a suite's ``request``. The rest is pydantic's ``Field``.
+    """
+    declared = _Declared(role, example, suite_axis)
+    return Field(default, json_schema_extra=declared, **field)
+
+
+# Each field is declared once, here, with request_field: the CLI flags, the config and
+# suite layers, the workflow's params, the bundle id and the manifest derive from it.
+# (A comment, not the docstring: the docstring is the contracts' schema description.)
 class GenerationRequest(Contract):
     """Everything that determines a bundle's streams.
 
     Same request => byte-identical streams.
     """
 
-    scenario: str = Field(description="Scenario id; see `list-scenarios`.")
-    seed: int = Field(ge=0, le=2**63 - 1, description="Random seed.")
-    time_anchor: datetime = Field(
-        description="Start of the incident window, RFC 3339 (normalised to UTC)."
+    scenario: str = request_field(
+        role=FieldRole.STREAM,
+        example="bad_api_rollout",
+        suite_axis="scenarios",
+        description="Scenario id; see `list-scenarios`.",
     )
-    duration_minutes: int = Field(
-        default=30,
+    seed: int = request_field(
+        role=FieldRole.STREAM,
+        example=7,
+        suite_axis="seeds",
+        ge=0,
+        le=2**63 - 1,
+        description="Random seed.",
+    )
+    time_anchor: datetime = request_field(
+        role=FieldRole.STREAM,
+        example="2026-11-26T05:00:00Z",
+        description="Start of the incident window, RFC 3339 (normalised to UTC).",
+    )
+    duration_minutes: int = request_field(
+        30,
+        role=FieldRole.STREAM,
+        example=20,
         ge=MIN_DURATION_MINUTES,
         le=MAX_DURATION_MINUTES,
         description="Length of the window in minutes.",
     )
-    resolution_seconds: int = Field(
-        default=10,
+    resolution_seconds: int = request_field(
+        10,
+        role=FieldRole.STREAM,
+        example=60,
         ge=1,
         le=300,
         description="Step of the traffic-rate curve: the arrival rate changes every step.",
     )
-    noise_profile: NoiseProfile = Field(
-        default="medium", description="How much unrelated background noise to add."
+    noise_profile: NoiseProfile = request_field(
+        "medium",
+        role=FieldRole.STREAM,
+        example="high",
+        suite_axis="noise_profiles",
+        description="How much unrelated background noise to add.",
     )
-    threshold: Probability = Field(
-        default=0.70, description="Pass threshold written to the label as threshold_default."
+    threshold: Probability = request_field(
+        0.70,
+        role=FieldRole.LABEL,
+        example=0.8,
+        description="Pass threshold written to the label as threshold_default.",
     )
-    threshold_override: Probability | None = Field(
-        default=None, description="Per-bundle threshold override written to the label."
+    threshold_override: Probability | None = request_field(
+        None,
+        role=FieldRole.LABEL,
+        example=0.9,
+        description="Per-bundle threshold override written to the label.",
     )
-    rps: float = Field(
-        default=5.0,
+    rps: float = request_field(
+        5.0,
+        role=FieldRole.STREAM,
+        example=0.7,
         ge=MIN_RPS,
         le=2000.0,
         description="Mean baseline request rate at the web tier over the window (requests/s); "
         "a scenario's traffic spike comes on top.",
     )
-    api_replicas: int = Field(
-        default=3, ge=2, le=12, description="orders-api pods before any scaling."
+    api_replicas: int = request_field(
+        3,
+        role=FieldRole.STREAM,
+        example=4,
+        ge=2,
+        le=12,
+        description="orders-api pods before any scaling.",
     )
 
     @field_validator("time_anchor", mode="before")
@@ -174,8 +257,34 @@ class GenerationRequest(Contract):
         return value
 
 
+def _declaration(name: str, info: FieldInfo) -> _Declared:
+    """A field's declaration; refuses, at import, a field not declared with
+    :func:`request_field` (nothing would know whether it changes the streams)."""
+    if not isinstance(info.json_schema_extra, _Declared):
+        raise TypeError(
+            f"GenerationRequest.{name}: declare it with request_field(role=..., example=...)"
+        )
+    return info.json_schema_extra
+
+
+_DECLARED = {n: _declaration(n, i) for n, i in GenerationRequest.model_fields.items()}
+
 # Request fields that reach only the label and the manifest, never a stream's bytes.
-LABEL_ONLY_FIELDS = frozenset({"threshold", "threshold_override"})
+LABEL_ONLY_FIELDS = frozenset(n for n, d in _DECLARED.items() if d.role is FieldRole.LABEL)
+# Request field -> the suite key that sweeps it (config/suites.yaml), in declaration order.
+SUITE_AXES: dict[str, str] = {
+    n: d.suite_axis for n, d in _DECLARED.items() if d.suite_axis is not None
+}
+
+
+def field_role(name: str) -> FieldRole:
+    """What request field ``name`` changes (KeyError if there is no such field)."""
+    return _DECLARED[name].role
+
+
+def field_example(name: str) -> object:
+    """The valid, non-default value request field ``name`` declares (for the tests)."""
+    return _DECLARED[name].example
 
 
 def allowed_values(field: str) -> str | None:

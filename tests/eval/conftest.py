@@ -1,7 +1,7 @@
 """Bundles for the evaluation tests, generated once per session through the library.
 
 Seed 42 at rps 2: every scenario with a clear incident, small enough to generate in a
-couple of seconds. ``committed`` is the other set: the five committed fixture bundles
+couple of seconds. ``committed`` is the other set: the committed fixture bundles, one per v0 scenario
 (``tests/fixtures/mock_incidents``), which the README's pinned numbers describe.
 """
 
@@ -12,28 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from rca.seed.mock_incident_generator import GroundTruth, generate_bundle, list_scenarios
+from rca.seed import scenarios
+from rca.seed.mock_incident_generator import GroundTruth, generate_bundle
 
 SEED = 42
 ANCHOR = "2026-11-26T05:00:00Z"
 RPS = 2.0
-FAILURE_SCENARIOS = (
-    "bad_api_rollout",
-    "db_connection_pool_exhaustion",
-    "pod_oom_restart_loop",
-    "slow_query_regression",
-)
-V0_SCENARIOS = ("normal_load", *FAILURE_SCENARIOS)
+# From the registry: every scenario is generated; the committed fixtures are the v0 ones.
+SCENARIOS = tuple(scenarios.scenario_ids())
+FAILURE_SCENARIOS = tuple(scenarios.incident_ids())
+V0_SCENARIOS = tuple(scenarios.v0_ids())
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "mock_incidents"
 
 
 @pytest.fixture(scope="session")
 def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The v0 set: every scenario once, seed 42, 30 minutes."""
+    """Every registered scenario once, seed 42, 30 minutes."""
     root = tmp_path_factory.mktemp("suite")
-    assert set(V0_SCENARIOS) <= set(list_scenarios())
-    for sid in V0_SCENARIOS:
+    for sid in SCENARIOS:
         generate_bundle({"scenario": sid, "seed": SEED, "time_anchor": ANCHOR, "rps": RPS}, root)
     return root
 
@@ -45,7 +42,7 @@ def bundles(suite_dir: Path) -> dict[str, Path]:
     for path in sorted(suite_dir.iterdir()):
         truth = GroundTruth.model_validate_json((path / "ground_truth.json").read_bytes())
         out[truth.scenario_id] = path
-    assert set(out) == set(V0_SCENARIOS)
+    assert set(out) == set(SCENARIOS)
     return out
 
 

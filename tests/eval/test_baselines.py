@@ -13,8 +13,15 @@ from rca.eval.blind import export_blind
 from rca.eval.models import BrainReport
 from rca.eval.scoring import evaluate, parse_report, perfect_report
 from rca.eval.suite import baseline_table, run_baselines
+from rca.seed import scenarios
 from rca.seed.mock_incident_generator import GroundTruth
-from tests.eval.conftest import FAILURE_SCENARIOS, FIXTURES_DIR, REPO_ROOT, V0_SCENARIOS
+from tests.eval.conftest import (
+    FAILURE_SCENARIOS,
+    FIXTURES_DIR,
+    REPO_ROOT,
+    SCENARIOS,
+    V0_SCENARIOS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,7 @@ def test_label_evidence_suffices_for_every_failure_scenario(
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_no_baseline_passes_every_scenario(name: str, baseline_rows: pd.DataFrame) -> None:
     rows = baseline_rows[baseline_rows["baseline"] == name]
-    assert sorted(rows["scenario_id"]) == sorted(V0_SCENARIOS)
+    assert sorted(rows["scenario_id"]) == sorted(SCENARIOS)
     passed = rows["pass_fail"] == "pass"
     assert passed.mean() < 1.0
     # Not only because of the negative control: some failure scenario defeats it too.
@@ -45,7 +52,7 @@ def test_baseline_reports_are_well_formed_and_cite_the_bundle(baseline_rows: pd.
     assert not baseline_rows["reason_codes"].str.contains("NO_EVIDENCE").any()
     table = baseline_table(baseline_rows)
     assert list(table.columns) == ["n", *BASELINES]
-    assert table.loc["ALL", "n"] == len(V0_SCENARIOS)
+    assert table.loc["ALL", "n"] == len(SCENARIOS)
 
 
 def test_baselines_run_on_blind_bundles_only(tmp_path: Path, bundles: dict[str, Path]) -> None:
@@ -70,37 +77,6 @@ def test_majority_answer_is_a_known_root_cause(truths: dict[str, GroundTruth]) -
     assert majority_answer() in {t.root_cause for t in truths.values() if t.incident}
 
 
-# A report written without the label: the root cause paraphrased in words of its aliases,
-# one cited line found by searching the logs for the fault's signature.
-# scenario -> (title, summary, file, signature)
-INDEPENDENT = {
-    "bad_api_rollout": (
-        "Bad rollout: orders-api 1.9.0 throws a NullPointerException on every discount",
-        "new release of the API pods; rolled back later",
-        "api_logs.log",
-        "java.lang.NullPointerException",
-    ),
-    "db_connection_pool_exhaustion": (
-        "HikariCP pool exhausted: connections not available when traffic spiked",
-        "orders-api requests wait 5 s for a JDBC connection and time out",
-        "api_logs.log",
-        "Connection is not available, request timed out",
-    ),
-    "pod_oom_restart_loop": (
-        "Memory leak: orders-api containers OOMKilled (exit code 137), now in CrashLoopBackOff",
-        "heap grows until the container limit",
-        "k8s_events.log",
-        "exitCode=137",
-    ),
-    "slow_query_regression": (
-        "A migration dropped an index and the order-history query became a seq scan",
-        "postgres plans a sequential scan of orders",
-        "db_events.log",
-        "DROP INDEX",
-    ),
-}
-
-
 def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:
     with open(bundle / file, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
@@ -109,8 +85,11 @@ def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:
     return None
 
 
-@pytest.mark.parametrize("source", ["generated", "committed"])
-@pytest.mark.parametrize("sid", FAILURE_SCENARIOS)
+@pytest.mark.parametrize(
+    ("sid", "source"),
+    [(sid, "generated") for sid in FAILURE_SCENARIOS]
+    + [(sid, "committed") for sid in FAILURE_SCENARIOS if sid in V0_SCENARIOS],
+)
 def test_an_independently_written_report_passes(
     sid: str,
     source: str,
@@ -118,7 +97,16 @@ def test_an_independently_written_report_passes(
     committed: dict[str, Path],
 ) -> None:
     bundle = (bundles if source == "generated" else committed)[sid]
-    title, summary, file, signature = INDEPENDENT[sid]
+    # A report written without the label, declared by the scenario (Expect.paraphrase):
+    # its root cause in other words, one cited line found by the fault's signature.
+    paraphrase = scenarios.get(sid).expect.paraphrase
+    assert paraphrase is not None, f"{sid} has an incident but declares no paraphrase"
+    title, summary, file, signature = (
+        paraphrase.title,
+        paraphrase.summary,
+        paraphrase.file,
+        paraphrase.signature,
+    )
     truth = GroundTruth.model_validate_json((bundle / "ground_truth.json").read_bytes())
     assert title.lower() != truth.root_cause.lower()  # a paraphrase, not the label
     # The signature is the fault's own: the negative control never logs it.
@@ -155,7 +143,7 @@ def test_a_baseline_that_always_answers_no_incident_fails_every_failure_scenario
     monkeypatch.setitem(BASELINES, "always_no_incident", _always_no_incident)
     rows = run_baselines(suite_dir, ["always_no_incident"])
     by_scenario = {str(r.scenario_id): r for r in rows.itertuples()}
-    assert sorted(by_scenario) == sorted(V0_SCENARIOS)
+    assert sorted(by_scenario) == sorted(SCENARIOS)
     for sid in FAILURE_SCENARIOS:
         row = by_scenario[sid]
         assert (row.pass_fail, row.reason_codes) == ("fail", "MISSED_INCIDENT"), sid

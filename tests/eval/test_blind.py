@@ -12,7 +12,7 @@ from rca.eval.blind import blind_id, export_blind
 from rca.eval.models import BlindManifest
 from rca.eval.scoring import EvalInputError, load_truth
 from rca.seed.mock_incident_generator import STREAM_FILES, GroundTruth
-from tests.eval.conftest import V0_SCENARIOS
+from tests.eval.conftest import SCENARIOS
 
 # Aliases that state a diagnosis (rather than quoting a log line): they must never occur
 # in a stream. Aliases such as "NullPointerException", "connection is not available" or
@@ -113,7 +113,7 @@ def test_blind_ids_are_deterministic_opaque_and_salted(
     tmp_path: Path,
     bundles: dict[str, Path],
 ) -> None:
-    ids = {sid: blind_id(truths[sid].bundle_id) for sid in V0_SCENARIOS}
+    ids = {sid: blind_id(truths[sid].bundle_id) for sid in SCENARIOS}
     assert {sid: p.name for sid, p in blind_dirs.items()} == ids
     assert len(set(ids.values())) == len(ids)
     salted = blind_id(truths["normal_load"].bundle_id, salt="secret")

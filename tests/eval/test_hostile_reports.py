@@ -191,7 +191,8 @@ def test_score_suite_marks_hostile_reports_and_scores_the_rest(
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "pass rate 40.0% (2/5)" in proc.stdout
+    n, passed = len(truths), len(truths) - len(hostile)  # every other report is perfect
+    assert f"pass rate {100 * passed / n:.1f}% ({passed}/{n})" in proc.stdout
     rows: dict[str, dict[str, Any]] = {
         r["scenario_id"]: r for r in csv.DictReader(table.open(encoding="utf-8"))
     }

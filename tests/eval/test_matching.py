@@ -12,8 +12,9 @@ from rca.eval.matching import (
     phrase_in,
     stem,
 )
+from rca.seed import scenarios
 from rca.seed.mock_incident_generator import GroundTruth
-from tests.eval.conftest import FAILURE_SCENARIOS, V0_SCENARIOS
+from tests.eval.conftest import FAILURE_SCENARIOS, SCENARIOS
 
 
 def _phrases(truth: GroundTruth) -> list[str]:
@@ -26,8 +27,8 @@ def _phrases(truth: GroundTruth) -> list[str]:
 
 def test_no_cross_matches_between_any_pair_of_scenarios(truths: dict[str, GroundTruth]) -> None:
     collisions = []
-    for a in V0_SCENARIOS:
-        for b in V0_SCENARIOS:
+    for a in SCENARIOS:
+        for b in SCENARIOS:
             if a == b:
                 continue
             for phrase in _phrases(truths[b]):
@@ -47,7 +48,7 @@ def test_own_sentence_and_aliases_match(sid: str, truths: dict[str, GroundTruth]
         assert match_root_cause(noisy, truth), noisy
 
 
-@pytest.mark.parametrize("sid", V0_SCENARIOS)
+@pytest.mark.parametrize("sid", SCENARIOS)
 def test_no_incident_phrases_are_told_apart(sid: str, truths: dict[str, GroundTruth]) -> None:
     truth = truths[sid]
     if truth.incident:
@@ -56,32 +57,6 @@ def test_no_incident_phrases_are_told_apart(sid: str, truths: dict[str, GroundTr
         assert all(is_no_incident(p) for p in [truth.root_cause, *truth.root_cause_aliases])
 
 
-PARAPHRASES = {
-    "db_connection_pool_exhaustion": [
-        "HikariCP connection pool exhausted in orders-api",
-        "Database connection pool saturation under a traffic spike",
-        "DB connection-pool exhaustion",
-        "SQLTransientConnectionException: Connection is not available",
-    ],
-    "slow_query_regression": [
-        "Missing index on the orders table causing sequential scans",
-        "Slow queries after migration V42 dropped an index",
-        "PostgreSQL query-plan regression",
-        "Seq Scan on orders after the index drop",
-    ],
-    "bad_api_rollout": [
-        "Bad deploy of orders-api 1.9.0",
-        "Faulty release 1.9.0: NPE in DiscountCalculator",
-        "Regression introduced by the orders-api v1.9.0 rollout",
-        "java.lang.NullPointerException in orders-api",
-    ],
-    "pod_oom_restart_loop": [
-        "orders-api pods OOMKilled due to a memory leak",
-        "Java heap memory leak leading to OOM kills",
-        "Containers in CrashLoopBackOff after exit code 137",
-        "OutOfMemoryError in orders-api",
-    ],
-}
 UNRELATED = [
     "Network partition between nodes",
     "DNS resolution failure",
@@ -96,7 +71,9 @@ UNRELATED = [
 
 @pytest.mark.parametrize("sid", FAILURE_SCENARIOS)
 def test_paraphrases_match_only_their_scenario(sid: str, truths: dict[str, GroundTruth]) -> None:
-    for text in PARAPHRASES[sid]:
+    paraphrases = scenarios.get(sid).expect.matching_paraphrases  # declared by the scenario
+    assert paraphrases, f"{sid} has an incident but declares no matching_paraphrases"
+    for text in paraphrases:
         matched = {a for a in FAILURE_SCENARIOS if match_root_cause(text, truths[a])}
         assert matched == {sid}, text
 

@@ -18,16 +18,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from rca.seed import scenarios
 from tests.realtools import KLOG_HEADER_RE, NGINX_MAIN_EXT_RE
 
-SCENARIOS = (
-    "normal_load",
-    "db_connection_pool_exhaustion",
-    "slow_query_regression",
-    "bad_api_rollout",
-    "pod_oom_restart_loop",
-)
-FAILURES = tuple(s for s in SCENARIOS if s != "normal_load")
+# Every registered scenario, and those with an incident to find (the registry's order).
+SCENARIOS = tuple(scenarios.scenario_ids())
+FAILURES = tuple(scenarios.incident_ids())
 
 # nginx error log: "2026/11/26 05:08:01 [error] 29#29: ..."
 NGINX_ERROR_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[[a-z]+\] \d+#\d+: ")

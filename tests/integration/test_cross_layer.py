@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rca.seed import _sim
+from rca.seed import _sim, scenarios
 from tests.integration.logs import (
     ApiAccess,
     Bundle,
@@ -249,17 +249,6 @@ def test_local_replies_of_every_kind_are_covered(bundles: dict[str, Bundle]) -> 
 
 
 # ------------------------------------------------------------------ Spring <-> PostgreSQL
-# Bundles whose PostgreSQL log holds statements with a sqlcommenter traceparent: slow
-# ones (slow_query_regression) or a duplicate-key conflict (noise, 0.6 % of POST
-# /api/orders). At seed 42 pod_oom_restart_loop draws no conflict and has no slow query.
-_COMMENTED_STATEMENTS = {
-    "normal_load",
-    "db_connection_pool_exhaustion",
-    "slow_query_regression",
-    "bad_api_rollout",
-}
-
-
 def test_logged_statements_belong_to_api_attempts(bundle: Bundle) -> None:
     """sqlcommenter traceparent = (trace, span) of the attempt; the query fits inside it."""
     by_span = {(a.event.trace, a.event.span): a for a in bundle.api_access}
@@ -293,7 +282,8 @@ def test_logged_statements_belong_to_api_attempts(bundle: Bundle) -> None:
         (a.event.trace or "", a.event.span or "") for a in bundle.api_access if a.status == 409
     }
     assert conflicts <= seen, conflicts - seen
-    if bundle.scenario in _COMMENTED_STATEMENTS:
+    # Declared by the scenario (Expect.commented_sql): slow statements or a conflict.
+    if scenarios.get(bundle.scenario).expect.commented_sql:
         assert seen, "no statement carries a traceparent: nothing was checked"
     if bundle.scenario == "slow_query_regression":
         assert timed > 0, "no slow statement with a duration and a traceparent"
@@ -437,18 +427,14 @@ def test_rollout_scales_up_the_replicaset_of_the_new_pods(bundles: dict[str, Bun
     assert {f"Created pod: {p}" for p in new_pods} <= set(created)
 
 
-# Readiness probes fail where a pod is saturated (pool exhaustion: timeouts) or not
-# listening yet or any more (a rollout's new pods starting, OOM-killed pods restarting).
-_PROBE_FAILURES = {"db_connection_pool_exhaustion", "bad_api_rollout", "pod_oom_restart_loop"}
-
-
 @pytest.mark.parametrize("reason", ["Unhealthy"])
 def test_readiness_failures_name_the_pod_ip(bundle: Bundle, reason: str) -> None:
     """Readiness probe output hits the pod's own IP on the API port."""
     events = bundle.k8s_events(reason)
     # Every such event line was parsed as an event (none skipped by the event pattern).
     assert len(events) == bundle.text("k8s_events.log").count(f'reason="{reason}"')
-    if bundle.scenario in _PROBE_FAILURES:
+    # Declared by the scenario (Expect.probe_failures): a saturated or absent listener.
+    if scenarios.get(bundle.scenario).expect.probe_failures:
         assert events, f"no {reason} event: nothing was checked"
     for k in events:
         assert k.event is not None

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rca.seed._models import STREAM_FILES
+from rca.seed import scenarios
+from rca.seed._models import STREAM_FILES, STREAMS
 from rca.seed._sim import ENGINE_ENV, native_available
 from rca.seed.mock_incident_generator import (
     bundle_id_for,
@@ -37,6 +38,10 @@ EXPECTED_IDS = {
     "bad_api_rollout": "mock-c3b06f63a104",
     "pod_oom_restart_loop": "mock-e3d4ffbbaac7",
 }
+
+
+def test_the_pinned_ids_are_the_v0_scenarios() -> None:
+    assert sorted(EXPECTED_IDS) == scenarios.v0_ids()
 
 
 def _files(d: Path) -> dict[str, bytes]:
@@ -106,7 +111,7 @@ def test_bundle_id_is_mock_plus_12_hex_and_stable(bundle: Bundle) -> None:
     bid = bundle.path.name
 
     assert re.fullmatch(r"mock-[0-9a-f]{12}", bid)
-    assert bid == EXPECTED_IDS[bundle.scenario]
+    assert bid == EXPECTED_IDS.get(bundle.scenario, bid)  # pinned: the v0 scenarios
     assert bundle_id_for(req) == bid
     assert bundle.manifest["bundle_id"] == bid
     assert bundle.truth["bundle_id"] == bid
@@ -146,8 +151,10 @@ def test_generate_stream_writes_exactly_the_bundle_stream(
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no temp file left
 
 
-# One stream per scenario through the real entry point, covering all five streams.
-CLI_STREAMS = dict(zip(SCENARIOS, ("mesh", "ui", "db", "api", "k8s"), strict=True))
+# One stream per scenario through the real entry point, the streams taken in turn: every
+# stream is covered as long as there are at least as many scenarios as streams.
+CLI_STREAMS = {sid: STREAMS[i % len(STREAMS)] for i, sid in enumerate(SCENARIOS)}
+assert set(CLI_STREAMS.values()) == set(STREAMS), "fewer scenarios than streams"
 
 
 @pytest.mark.parametrize(("scenario", "stream"), CLI_STREAMS.items())

@@ -60,10 +60,13 @@ def pixel_stats(image: Image.Image) -> tuple[float, int, int]:
     return 1 - background / (image.width * image.height), len(counts), saturated
 
 
-def test_caption_tells_every_scenarios_story() -> None:
+def test_the_caption_tells_the_story_its_scenario_declares() -> None:
+    # Generic text around the scenario module's own caption (Scenario.caption, passed by
+    # report.smk's params): no scenario is named here, so a new one needs no edit.
     text = CAPTION.read_text()
-    for sid in scenario_ids():
-        assert f'snakemake.params.scenario == "{sid}"' in text, sid
+    assert "{{ snakemake.params.happens }}" in text
+    assert "{{ snakemake.params.look_for }}" in text
+    assert [sid for sid in scenario_ids() if sid in text] == []
     for word in LEGEND:
         assert word in text
 

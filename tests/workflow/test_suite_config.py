@@ -31,18 +31,19 @@ def test_shipped_suites_smoke_and_large() -> None:
     suites = load_suites(SUITES)
     assert suites.names() == ["smoke", "large"]
 
+    # `scenarios: all`: every registered scenario, so the sizes follow the registry.
     smoke = suites.bundles("smoke")
-    assert len(smoke) == 10
+    assert len(smoke) == len(scenario_ids()) * 2  # seeds 1 and 2, one noise profile
     assert sorted({b.scenario for b in smoke}) == scenario_ids()
     assert {b.request.seed for b in smoke} == {1, 2}
     assert {b.noise_profile for b in smoke} == {"medium"}
 
     large = suites.bundles("large")
-    assert len(large) == 200
+    assert len(large) == len(scenario_ids()) * 20 * 2  # 20 seeds, two noise profiles
     assert {b.noise_profile for b in large} == {"low", "high"}
     assert {b.request.seed for b in large} == set(range(1, 21))
     # Unique ids within the suite: the second noise profile is a day later.
-    assert len({b.bundle_id for b in large}) == 200
+    assert len({b.bundle_id for b in large}) == len(large)
     anchors = {b.noise_profile: b.request.time_anchor.isoformat() for b in large}
     assert anchors == {"low": "2026-11-26T05:00:00+00:00", "high": "2026-11-27T05:00:00+00:00"}
     for b in large:
@@ -255,8 +256,9 @@ def test_models_cover_every_request_field_and_the_readme_documents_them() -> Non
 def test_cli_lists_suites_and_bundles(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(SUITES)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("smoke\t10 bundles\tresults/suites/smoke/")
-    assert out[1].startswith("large\t200 bundles\tresults/suites/large/")
+    n = len(scenario_ids())
+    assert out[0].startswith(f"smoke\t{n * 2} bundles\tresults/suites/smoke/")
+    assert out[1].startswith(f"large\t{n * 40} bundles\tresults/suites/large/")
     assert main([str(TEST_SUITES), "tiny"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 8

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rca.seed.mock_incident_generator import validate
+from rca.seed.scenarios import scenario_ids
 from tests.workflow.helpers import ROOT, snakemake, suite_workspace
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -35,8 +36,9 @@ def test_large_suite_builds_on_two_cores_and_every_bundle_validates(tmp_path: Pa
 
     with (ws / "results" / "suites" / "large" / "index.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 200
-    assert len({r["path"] for r in rows}) == 200
+    size = len(scenario_ids()) * 20 * 2  # every scenario, 20 seeds, two noise profiles
+    assert len(rows) == size
+    assert len({r["path"] for r in rows}) == size
     assert {r["noise_profile"] for r in rows} == {"low", "high"}
     assert all(validate(ws / r["path"]) == [] for r in rows)
-    print(f"\nlarge suite (200 bundles), --cores 2: {took:.1f} s")
+    print(f"\nlarge suite ({size} bundles), --cores 2: {took:.1f} s")

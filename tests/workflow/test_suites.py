@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from rca.seed.mock_incident_generator import MANIFEST_FILE, STREAM_FILES, validate
+from rca.seed.scenarios import scenario_ids
 from rca.suites import BUNDLE_FILES, INDEX_COLUMNS, load_suites
 from tests.workflow.helpers import ROOT, TEST_SUITES, snakemake, snapshot, suite_workspace
 
@@ -191,9 +192,10 @@ def test_a_request_edit_rebuilds_only_that_scenarios_bundles(tiny_copy: Path) ->
     assert truth["threshold_override"] == 0.9
 
 
-def test_shipped_smoke_suite_plans_ten_bundle_jobs(tmp_path: Path) -> None:
+def test_shipped_smoke_suite_plans_one_job_per_bundle(tmp_path: Path) -> None:
     ws = suite_workspace(tmp_path / "ws", ROOT / "config" / "suites.yaml")
     res = snakemake(ws, "-n", "suite")  # the default suite: smoke
     assert res.returncode == 0, res.stdout
     rules = [rule for rule, _ in jobs_in(res.stdout)]
-    assert rules.count("suite_bundle") == 10 and rules.count("suite_index") == 1
+    smoke = len(scenario_ids()) * 2  # every scenario, seeds 1 and 2
+    assert rules.count("suite_bundle") == smoke and rules.count("suite_index") == 1

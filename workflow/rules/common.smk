@@ -16,6 +16,7 @@ from rca.config import (
     request_text,
     write_if_changed,
 )
+from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
@@ -194,6 +195,16 @@ def plot_files():
 def bundle_scenario(wildcards):
     """The scenario of bundle {bundle}: the report's subcategory and caption selector."""
     return _bundle(wildcards).scenario
+
+
+def caption_happens(wildcards):
+    """The report caption's "what happens", declared by the bundle's scenario module."""
+    return scenarios.get(bundle_scenario(wildcards)).caption.happens
+
+
+def caption_look_for(wildcards):
+    """The report caption's "what to look for", declared by the scenario module."""
+    return scenarios.get(bundle_scenario(wildcards)).caption.look_for
 
 
 def plot_labels(wildcards):

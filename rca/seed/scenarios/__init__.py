@@ -1,7 +1,10 @@
 """Scenario registry: every module in this package defines one ``Scenario`` subclass.
 
-Adding a scenario means adding one module here (and its entry in config/scenarios.yaml);
-nothing else changes. Modules are imported in sorted order so registration is stable.
+Adding a scenario means adding one module here (and its entry in config/scenarios.yaml).
+The module declares everything about itself (``_base.DECLARATIONS``: title, one-line
+description, report caption, whether it is a v0 scenario, what the tests expect of it);
+a module missing one fails at import. Modules are imported in sorted order so
+registration is stable.
 """
 
 from __future__ import annotations
@@ -9,17 +12,34 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._base import Fact, LabelSpec, Plan, PlanContext, Scenario, unchanged
+from ._base import (
+    DECLARATIONS,
+    Caption,
+    Expect,
+    Fact,
+    LabelSpec,
+    Paraphrase,
+    Plan,
+    PlanContext,
+    Scenario,
+    unchanged,
+)
 
 __all__ = [
+    "DECLARATIONS",
+    "Caption",
+    "Expect",
     "Fact",
     "LabelSpec",
+    "Paraphrase",
     "Plan",
     "PlanContext",
     "Scenario",
     "get",
+    "incident_ids",
     "scenario_ids",
     "unchanged",
+    "v0_ids",
 ]
 
 _loaded = False
@@ -43,3 +63,14 @@ def scenario_ids() -> list[str]:
 def get(scenario_id: str) -> Scenario:
     _load()
     return Scenario.registry[scenario_id]()
+
+
+def v0_ids() -> list[str]:
+    """The five scenarios of v0 (``v0 = True``), sorted: the committed fixtures."""
+    return [sid for sid in scenario_ids() if Scenario.registry[sid].v0]
+
+
+def incident_ids() -> list[str]:
+    """Scenarios with an incident to find, sorted: their label names a first signal
+    (the negative control's does not)."""
+    return [sid for sid in scenario_ids() if get(sid).label().first_signal is not None]

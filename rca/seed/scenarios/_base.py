@@ -117,16 +117,88 @@ class LabelSpec:
     confidence: tuple[float, float]
 
 
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """The scenario's paragraphs in the Snakemake report (reStructuredText), under the
+    bundle's timeline plot (``workflow/report/plot_bundle.rst``)."""
+
+    happens: str  # **What happens.**: the story, as the bundle tells it
+    look_for: str  # **What to look for.**: how it shows on the plot
+
+
+@dataclass(frozen=True, slots=True)
+class Paraphrase:
+    """A report written without the label: the root cause in other words than the
+    label's (a title and a summary), citing the first line of ``file`` that holds
+    ``signature``. ``tests/eval/test_baselines.py`` checks that it passes the scorer."""
+
+    title: str
+    summary: str
+    file: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What the tests assert of this scenario's bundles, declared beside its story.
+
+    ``commented_sql`` and ``probe_failures`` hold at the integration tests' request
+    (``tests/integration/conftest.py``: seed 42, 30 minutes, 2.5 requests/s).
+    """
+
+    # None: nothing to find (the negative control), so no report can name a root cause.
+    paraphrase: Paraphrase | None
+    # Its PostgreSQL log holds statements with a sqlcommenter traceparent (slow ones, or
+    # a duplicate-key conflict: noise at 0.6 % of POST /api/orders, so seed-dependent).
+    commented_sql: bool
+    # Readiness probes fail: a saturated pod times out, or one is not listening (yet).
+    probe_failures: bool
+    # Other wordings of the root cause that the root-cause matcher (rca.eval) must accept
+    # for this scenario and for no other (tests/eval/test_matching.py); () for no incident.
+    matching_paraphrases: tuple[str, ...]
+
+
+# What a scenario module must declare, beside ``plan`` and ``label``: name -> type.
+DECLARATIONS: dict[str, type] = {
+    "id": str,
+    "title": str,  # one line: `list-scenarios`, the manifest's readers
+    "description": str,  # one line: what happens (the README's scenario table)
+    "caption": Caption,
+    "v0": bool,  # one of the five scenarios of v0, whose bundles are the committed fixtures
+    "expect": Expect,
+}
+
+
 class Scenario:
-    """Base class; subclasses register themselves by defining ``id``."""
+    """Base class; subclasses register themselves by defining ``id``, and must declare
+    everything in :data:`DECLARATIONS` (checked here, at import)."""
 
     id: ClassVar[str]
     title: ClassVar[str]
+    description: ClassVar[str]
+    caption: ClassVar[Caption]
+    v0: ClassVar[bool]
+    expect: ClassVar[Expect]
     registry: ClassVar[dict[str, type[Scenario]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "id" in cls.__dict__:
+            problems = [
+                f"{name} ({kind.__name__})"
+                for name, kind in DECLARATIONS.items()
+                if not isinstance(getattr(cls, name, None), kind)
+            ]
+            problems += [
+                f"{name} (one non-empty line)"
+                for name in ("title", "description")
+                if isinstance(getattr(cls, name, None), str)
+                and (not getattr(cls, name).strip() or "\n" in getattr(cls, name))
+            ]
+            if problems:
+                raise TypeError(
+                    f"scenario {cls.__module__}.{cls.__name__} must declare: {', '.join(problems)}"
+                )
             if cls.id in Scenario.registry:
                 raise RuntimeError(f"duplicate scenario id {cls.id!r}")
             Scenario.registry[cls.id] = cls

@@ -13,7 +13,18 @@ from __future__ import annotations
 from .._rng import Rng
 from .._timefmt import US
 from .._topology import VERSION_BAD, VERSION_GOOD, Pod, Stack
-from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario, endpoint_share, sure_rate
+from ._base import (
+    API_SHARE,
+    Caption,
+    Expect,
+    LabelSpec,
+    Paraphrase,
+    Plan,
+    PlanContext,
+    Scenario,
+    endpoint_share,
+    sure_rate,
+)
 from ._lifecycle import create_pod, delete_pod
 
 # When the rollout starts and when it is undone, as fractions of the window; the share
@@ -47,6 +58,40 @@ def _roll(
 class BadApiRollout(Scenario):
     id = "bad_api_rollout"
     title = "Bad orders-api rollout (null path in 1.9.0), then rollback"
+    description = "`orders-api` 1.9.0 rolls out with a null path, then is rolled back"
+    caption = Caption(
+        happens=(
+            "A rolling update ships ``orders-api`` 1.9.0, whose pricing path "
+            "dereferences a null loyalty tier: every affected order request on a 1.9.0 "
+            "pod throws a ``NullPointerException`` and returns 500. The mesh retries "
+            "onto old pods while they last; then ``kubectl rollout undo`` brings the "
+            "old ReplicaSet back and the errors stop."
+        ),
+        look_for=(
+            "A 5xx share that starts with the rollout (the Kubernetes evidence triangle "
+            "at the start of the shaded window) and is highest at ``orders-api``, lower "
+            "at the mesh (retries hide some) and at nginx, while p95 latency stays "
+            "under a tenth of a second and the database is quiet. The errors end with "
+            "the rollback (the second Kubernetes triangle)."
+        ),
+    )
+    v0 = True
+    expect = Expect(
+        paraphrase=Paraphrase(
+            title="Bad rollout: orders-api 1.9.0 throws a NullPointerException on every discount",
+            summary="new release of the API pods; rolled back later",
+            file="api_logs.log",
+            signature="java.lang.NullPointerException",
+        ),
+        commented_sql=True,
+        probe_failures=True,
+        matching_paraphrases=(
+            "Bad deploy of orders-api 1.9.0",
+            "Faulty release 1.9.0: NPE in DiscountCalculator",
+            "Regression introduced by the orders-api v1.9.0 rollout",
+            "java.lang.NullPointerException in orders-api",
+        ),
+    )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
         # The first signal is a NullPointerException: enough order requests of tierless

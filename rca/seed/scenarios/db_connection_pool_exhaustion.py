@@ -17,7 +17,7 @@ from __future__ import annotations
 from .._errors import GenerationError
 from .._timefmt import US
 from .._topology import HIKARI_TIMEOUT_MS, VERSION_GOOD
-from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario
+from ._base import API_SHARE, Caption, Expect, LabelSpec, Paraphrase, Plan, PlanContext, Scenario
 from ._lifecycle import create_pod
 
 HPA_EXTRA_PODS = 2
@@ -56,6 +56,41 @@ def _minimum_rps(pods: int) -> float:
 class DbConnectionPoolExhaustion(Scenario):
     id = "db_connection_pool_exhaustion"
     title = "DB connection-pool exhaustion under a traffic spike"
+    description = "A traffic spike exhausts the HikariCP connection pool"
+    caption = Caption(
+        happens=(
+            "A flash-sale traffic spike saturates the deliberately small HikariCP pools "
+            "of ``orders-api``. Requests queue for a connection and fail after the 5 s "
+            "connection timeout; the mesh retries onto equally starved pods and gives "
+            "up with 504 at 8 s; readiness probes time out and the HPA adds pods. The "
+            "database itself stays fast: PostgreSQL logs no slow statements."
+        ),
+        look_for=(
+            "Request rates jump several-fold at the start of the shaded window; the 5xx "
+            "share of all three layers climbs together with it, and p95 latency jumps "
+            "to seconds (the mesh flat at its 8 s timeout). The bottom panel fills with "
+            "Kubernetes warnings (probe failures, scaling) but shows no slow-statement "
+            "bars: the pool, not the queries, is the bottleneck. Everything recovers "
+            "when the spike subsides."
+        ),
+    )
+    v0 = True
+    expect = Expect(
+        paraphrase=Paraphrase(
+            title="HikariCP pool exhausted: connections not available when traffic spiked",
+            summary="orders-api requests wait 5 s for a JDBC connection and time out",
+            file="api_logs.log",
+            signature="Connection is not available, request timed out",
+        ),
+        commented_sql=True,
+        probe_failures=True,
+        matching_paraphrases=(
+            "HikariCP connection pool exhausted in orders-api",
+            "Database connection pool saturation under a traffic spike",
+            "DB connection-pool exhaustion",
+            "SQLTransientConnectionException: Connection is not available",
+        ),
+    )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
         return _minimum_rps(api_replicas)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .._rng import Rng
 from .._timefmt import US
 from .._topology import CONTAINER_MEMORY_LIMIT_MI, Container, Pod
-from ._base import LabelSpec, Plan, PlanContext, Scenario
+from ._base import Caption, Expect, LabelSpec, Paraphrase, Plan, PlanContext, Scenario
 from ._lifecycle import kill_container, restart_container
 
 BASE = 0.38  # heap fraction used after GC when healthy
@@ -24,6 +24,40 @@ BASE = 0.38  # heap fraction used after GC when healthy
 class PodOomRestartLoop(Scenario):
     id = "pod_oom_restart_loop"
     title = "orders-api memory leak -> OOMKilled -> CrashLoopBackOff"
+    description = "A memory leak gets `orders-api` OOMKilled into CrashLoopBackOff"
+    caption = Caption(
+        happens=(
+            "A memory leak in ``orders-api``: heap after GC creeps up, Full GCs free "
+            "almost nothing, latency climbs, and the kernel OOM-kills the container "
+            "(exit 137, ``OOMKilled``). Restarted containers fill up again within "
+            "minutes, so kubelet backs off (CrashLoopBackOff). When every pod is down "
+            "the mesh has no healthy endpoint (503)."
+        ),
+        look_for=(
+            "Latency creeping up inside the shaded window, Kubernetes warning bars that "
+            "grow denser restart after restart in the bottom panel (OOMKilled, "
+            "BackOff), and, near the end, the 5xx share jumping at the mesh and nginx "
+            "while ``orders-api`` handles almost nothing: the pods are not there to "
+            "fail. The loop is still going when the window ends."
+        ),
+    )
+    v0 = True
+    expect = Expect(
+        paraphrase=Paraphrase(
+            title="Memory leak: orders-api containers OOMKilled (exit code 137), now in CrashLoopBackOff",
+            summary="heap grows until the container limit",
+            file="k8s_events.log",
+            signature="exitCode=137",
+        ),
+        commented_sql=False,
+        probe_failures=True,
+        matching_paraphrases=(
+            "orders-api pods OOMKilled due to a memory leak",
+            "Java heap memory leak leading to OOM kills",
+            "Containers in CrashLoopBackOff after exit code 137",
+            "OutOfMemoryError in orders-api",
+        ),
+    )
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng

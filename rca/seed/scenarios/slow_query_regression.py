@@ -12,7 +12,18 @@ see a slow UI. An engineer recreates the index later in the window and it recove
 from __future__ import annotations
 
 from .._timefmt import US
-from ._base import API_SHARE, LabelSpec, Plan, PlanContext, Scenario, endpoint_share, sure_rate
+from ._base import (
+    API_SHARE,
+    Caption,
+    Expect,
+    LabelSpec,
+    Paraphrase,
+    Plan,
+    PlanContext,
+    Scenario,
+    endpoint_share,
+    sure_rate,
+)
 
 INDEX = "orders_customer_id_created_at_idx"
 # When the migration Job runs and when the index is recreated, as fractions of the window.
@@ -23,6 +34,41 @@ FIX_AT = (0.72, 0.80)
 class SlowQueryRegression(Scenario):
     id = "slow_query_regression"
     title = "Slow-query regression after an index was dropped"
+    description = "A migration drops an index; the order-history query becomes a sequential scan"
+    caption = Caption(
+        happens=(
+            "A migration Job drops the index behind the order-history query; the "
+            "planner turns it into a sequential scan plus an on-disk sort, seconds "
+            "instead of milliseconds. The API's list endpoint slows down, the longest "
+            "calls hit the mesh's 8 s timeout (504), and users see a slow UI. An "
+            "engineer recreates the index and it recovers."
+        ),
+        look_for=(
+            "p95 latency of every layer steps up by two orders of magnitude at the red "
+            "dashed line and drops back at the end of the window, while request rates "
+            "do not change. The bottom panel shows the cause: brown bars of PostgreSQL "
+            "slow statements (``duration:`` lines) for exactly the shaded window, next "
+            "to the migration's Kubernetes events. The 5xx share stays small (only the "
+            "timed-out calls)."
+        ),
+    )
+    v0 = True
+    expect = Expect(
+        paraphrase=Paraphrase(
+            title="A migration dropped an index and the order-history query became a seq scan",
+            summary="postgres plans a sequential scan of orders",
+            file="db_events.log",
+            signature="DROP INDEX",
+        ),
+        commented_sql=True,
+        probe_failures=False,
+        matching_paraphrases=(
+            "Missing index on the orders table causing sequential scans",
+            "Slow queries after migration V42 dropped an index",
+            "PostgreSQL query-plan regression",
+            "Seq Scan on orders after the index drop",
+        ),
+    )
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
         # The first signal is a slow order-history query: enough list requests between
