@@ -6,7 +6,7 @@ The file has two sections (every key is documented in ``config/README.md``)::
       seed: 42
       time_anchor: "2026-11-26T05:00:00Z"
       ...
-    scenarios:           # exactly one entry per registered scenario
+    scenarios:           # exactly one entry per v0 scenario (the committed fixtures)
       normal_load: {}
       slow_query_regression:
         threshold: 0.8   # any request field overrides the default
@@ -168,7 +168,8 @@ class ScenarioEntry(RequestFields):
 
 
 class WorkflowConfig(_Strict):
-    """The whole file: shared request fields and one entry per registered scenario."""
+    """The whole file: shared request fields and one entry per v0 scenario (spec FR-005:
+    the committed fixtures; scenarios beyond v0 are built by suites and refused here)."""
 
     defaults: RequestFields = Field(default_factory=RequestFields)
     scenarios: dict[str, ScenarioEntry]
@@ -184,15 +185,22 @@ class WorkflowConfig(_Strict):
     def requests(self) -> dict[str, GenerationRequest]:
         """Scenario id -> its request (enabled or not); :class:`ConfigError` if any is bad."""
         problems: list[str] = []
-        known = scenarios.scenario_ids()
-        for sid in sorted(set(self.scenarios) - set(known)):
+        registered = scenarios.scenario_ids()
+        # The committed fixtures are the v0 set (spec FR-005); scenarios beyond it are
+        # built by suites (config/suites.yaml), so a new scenario needs no entry here.
+        known = scenarios.v0_ids()
+        for sid in sorted(set(self.scenarios) - set(registered)):
+            problems.append(f"scenarios.{sid}: unknown scenario; allowed here: {', '.join(known)}")
+        for sid in sorted((set(self.scenarios) & set(registered)) - set(known)):
             problems.append(
-                f"scenarios.{sid}: unknown scenario; registered scenarios: {', '.join(known)}"
+                f"scenarios.{sid}: a scenario beyond v0 is built by suites "
+                f"(config/suites.yaml), never as a committed fixture; allowed here: "
+                f"{', '.join(known)}"
             )
         for sid in known:
             if sid not in self.scenarios:
                 problems.append(
-                    f"scenarios: no entry for {sid}; every registered scenario needs one "
+                    f"scenarios: no entry for {sid}; every v0 scenario needs one "
                     "(`enabled: false` lists it without building it)"
                 )
         requests: dict[str, GenerationRequest] = {}

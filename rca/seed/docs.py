@@ -33,15 +33,27 @@ SHIPPED_CONFIG = Path("config/scenarios.yaml")
 
 
 def _scenario_table() -> str:
-    rows = [f"| `{sid}` | {scenarios.get(sid).description} |" for sid in scenarios.scenario_ids()]
-    return "\n".join(["", "| id | what happens |", "|---|---|", *rows, ""])
+    v0 = set(scenarios.v0_ids())
+    rows = [
+        f"| `{sid}` | {'v0 (committed fixture)' if sid in v0 else 'beyond v0 (suites only)'} "
+        f"| {scenarios.get(sid).description} |"
+        for sid in scenarios.scenario_ids()
+    ]
+    return "\n".join(["", "| id | set | what happens |", "|---|---|---|", *rows, ""])
 
 
 def _fr005() -> str:
-    ids = scenarios.scenario_ids()
+    ids = scenarios.v0_ids()
     incidents = set(scenarios.incident_ids())
     named = [f"`{sid}`" + ("" if sid in incidents else " (negative control)") for sid in ids]
-    return f"{len(ids)} scenarios are registered: {', '.join(named)}."
+    beyond = [sid for sid in scenarios.scenario_ids() if sid not in ids]
+    text = f"The default set is the {len(ids)} v0 scenarios: {', '.join(named)}."
+    if beyond:
+        text += (
+            f" Registered beyond v0 (built by suites, never committed as fixtures): "
+            f"{', '.join(f'`{sid}`' for sid in beyond)}."
+        )
+    return text
 
 
 def _allowed(name: str) -> str:

@@ -48,9 +48,15 @@ def test_the_blocks_name_every_scenario_and_request_field() -> None:
     texts, problems = docs.regenerated()
     assert problems == []
     readme, spec, config = (texts[ROOT / file] for file, _ in docs.BLOCKS.values())
+    fr005 = spec.split("<!-- /generated:fr-005 -->")[0].split("FR-005")[-1]
+    default_set = fr005.split("Registered beyond v0")[0]
     for sid in scenarios.scenario_ids():
-        assert f"| `{sid}` | {scenarios.get(sid).description} |" in readme
-        assert f"`{sid}`" in spec.split("<!-- /generated:fr-005 -->")[0].split("FR-005")[-1]
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{sid}` |"))
+        assert row.endswith(f"| {scenarios.get(sid).description} |"), row
+        assert ("| v0 " in row) is scenarios.get(sid).v0, row
+        # FR-005's default set is exactly the v0 scenarios; the others follow it.
+        assert (f"`{sid}`" in default_set) is scenarios.get(sid).v0, sid
+        assert f"`{sid}`" in fr005
     for name in GenerationRequest.model_fields:
         if name != ENTRY_KEY:  # the key of a config entry, not a field in it
             assert f"| `{name}` |" in config, name
@@ -59,7 +65,7 @@ def test_the_blocks_name_every_scenario_and_request_field() -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new"),
     [
-        ("README.md", "| `normal_load` | Normal load:", "| `normal_load` | Typed by hand:"),
+        ("README.md", "(committed fixture) | Normal load:", "(committed fixture) | Typed by hand:"),
         (
             "specs/001-build-realistic-mock/spec.md",
             "`normal_load` (negative control)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,18 @@ from rca.config import (
     write_if_changed,
 )
 from rca.seed.mock_incident_generator import STREAMS, GenerationRequest
-from rca.seed.scenarios import scenario_ids
+from rca.seed.scenarios import v0_ids
 from tests.workflow.helpers import ROOT, TEST_CONFIG, edited, parsed_cli, problems, raw
 
 CONFIG = ROOT / "config" / "scenarios.yaml"
 
 
-def test_shipped_config_builds_every_registered_scenario() -> None:
+def test_shipped_config_builds_exactly_the_v0_scenarios() -> None:
+    # Spec FR-005: the committed fixtures are the five v0 scenarios, whatever else is
+    # registered.
     cfg = load_config(CONFIG)
-    assert sorted(cfg.scenarios) == scenario_ids()
-    assert [b.scenario for b in cfg.bundles()] == scenario_ids()
+    assert sorted(cfg.scenarios) == v0_ids()
+    assert [b.scenario for b in cfg.bundles()] == v0_ids()
     defaults = raw(CONFIG)["defaults"]
     assert defaults["seed"] == 42
     assert defaults["time_anchor"] == "2026-11-26T05:00:00Z"
@@ -40,9 +43,9 @@ def test_shipped_config_builds_every_registered_scenario() -> None:
     assert set(defaults) == set(REQUEST_FIELDS) - {"threshold_override"}
 
 
-def test_test_config_lists_every_scenario_and_builds_two() -> None:
+def test_test_config_lists_every_v0_scenario_and_builds_two() -> None:
     cfg = load_config(TEST_CONFIG)
-    assert sorted(cfg.scenarios) == scenario_ids()
+    assert sorted(cfg.scenarios) == v0_ids()
     assert len(cfg.bundles()) == 2
 
 
@@ -59,7 +62,7 @@ def test_config_keys_are_exactly_the_request_fields() -> None:
 @pytest.mark.parametrize(
     ("where", "edit", "expected"),
     [
-        (("scenarios",), {"nope": {}}, "scenarios.nope: unknown scenario; registered scenarios: "),
+        (("scenarios",), {"nope": {}}, "scenarios.nope: unknown scenario; allowed here: "),
         (
             ("scenarios", "slow_query_regression"),
             {"threshold": 1.5},
@@ -115,7 +118,7 @@ def test_a_missing_scenario_is_an_error() -> None:
     data = raw(CONFIG)
     del data["scenarios"]["pod_oom_restart_loop"]
     assert problems(parse_config, data) == [
-        "scenarios: no entry for pod_oom_restart_loop; every registered scenario needs one "
+        "scenarios: no entry for pod_oom_restart_loop; every v0 scenario needs one "
         "(`enabled: false` lists it without building it)"
     ]
 
@@ -220,3 +223,28 @@ def test_request_files_change_only_with_the_request_and_never_follow_a_link(
     assert victim.read_text() == "precious\n"
     assert not path.is_symlink() and path.read_text() == "new\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["bundle.json"]  # no temp left
+
+
+@pytest.fixture
+def beyond_v0_scenario() -> Iterator[str]:
+    """A scenario registered beyond v0 for one test (a copy of normal_load's physics)."""
+    from rca.seed.scenarios import Scenario
+    from rca.seed.scenarios.normal_load import NormalLoad
+
+    type("BeyondV0", (NormalLoad,), {"id": "beyond_v0_probe", "v0": False})
+    try:
+        yield "beyond_v0_probe"
+    finally:
+        del Scenario.registry["beyond_v0_probe"]
+
+
+def test_a_scenario_beyond_v0_needs_no_entry_and_gets_none(beyond_v0_scenario: str) -> None:
+    # Registering a scenario leaves the fixture config valid and its bundles unchanged:
+    # the committed fixtures stay the v0 set (spec FR-005).
+    assert [b.scenario for b in load_config(CONFIG).bundles()] == v0_ids()
+    data = raw(CONFIG)
+    data["scenarios"][beyond_v0_scenario] = {}
+    assert problems(parse_config, data) == [
+        f"scenarios.{beyond_v0_scenario}: a scenario beyond v0 is built by suites "
+        f"(config/suites.yaml), never as a committed fixture; allowed here: {', '.join(v0_ids())}"
+    ]
