@@ -140,7 +140,9 @@ class SeedRange(_Strict):
 
 class Suite(_Strict):
     description: str = ""
-    scenarios: Literal["all"] | list[str] = "all"
+    # A selector of the registry (all: every registered scenario; v0: the five of v0, the
+    # committed fixtures' set; beyond_v0: the others) or a list of ids.
+    scenarios: Literal["all", "v0", "beyond_v0"] | list[str] = "all"
     seeds: list[int] | SeedRange
     noise_profiles: list[str] = Field(default_factory=lambda: ["medium"], min_length=1)
     request: SuiteRequest = Field(default_factory=SuiteRequest)
@@ -183,7 +185,14 @@ class Suite(_Strict):
         return value
 
     def scenario_ids(self) -> list[str]:
-        return scenarios.scenario_ids() if self.scenarios == "all" else list(self.scenarios)
+        if isinstance(self.scenarios, list):
+            return list(self.scenarios)
+        v0 = scenarios.v0_ids()
+        return {
+            "all": scenarios.scenario_ids(),
+            "v0": v0,
+            "beyond_v0": [sid for sid in scenarios.scenario_ids() if sid not in v0],
+        }[self.scenarios]
 
     def seed_list(self) -> list[int]:
         return self.seeds.seeds() if isinstance(self.seeds, SeedRange) else list(self.seeds)
@@ -236,9 +245,14 @@ class SuitesFile(_Strict):
             if sid not in known:
                 problems.append(
                     f"{where}.scenarios.{i} = {json.dumps(sid)}: unknown scenario "
-                    f"(allowed: all, or a list of: {', '.join(known)})"
+                    f"(allowed: all, v0, beyond_v0, or a list of: {', '.join(known)})"
                 )
-        if suite.scenarios != "all":
+        if not sids:
+            problems.append(
+                f"{where}.scenarios = {json.dumps(suite.scenarios)}: selects no registered "
+                f"scenario (registered: {', '.join(known)})"
+            )
+        if isinstance(suite.scenarios, list):
             try:
                 _no_duplicates(sids)
             except ValueError as exc:

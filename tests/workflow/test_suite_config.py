@@ -10,7 +10,7 @@ import pytest
 
 from rca.config import ConfigError
 from rca.seed.mock_incident_generator import GenerationRequest, bundle_id_for
-from rca.seed.scenarios import scenario_ids
+from rca.seed.scenarios import Scenario, scenario_ids, v0_ids
 from rca.suites import (
     INDEX_COLUMNS,
     NOISE_PROFILES,
@@ -136,8 +136,8 @@ CASES: list[tuple[tuple[str, ...], dict[str, Any], str]] = [
     (
         ("suites", "smoke"),
         {"scenarios": ["normal_load", "nope"]},
-        'suites.smoke.scenarios.1 = "nope": unknown scenario (allowed: all, or a list of: '
-        "bad_api_rollout,",
+        'suites.smoke.scenarios.1 = "nope": unknown scenario (allowed: all, v0, beyond_v0, or a '
+        "list of: bad_api_rollout,",
     ),
     (
         ("suites", "smoke"),
@@ -281,3 +281,37 @@ def test_index_command_refuses_unbuilt_bundles_and_bad_usage(
     assert main(["index", "tiny", *out, "--colour", "red"]) == 2
     assert main(["index", "nope", *out, "--file", str(TEST_SUITES)]) == 2
     assert "suite 'nope' is not declared; suites: tiny" in capsys.readouterr().err
+
+
+def _selected(selector: str) -> list[str]:
+    data = raw(SUITES)
+    data["suites"]["smoke"]["scenarios"] = selector
+    return sorted({b.scenario for b in parse_suites(data).bundles("smoke")})
+
+
+def test_registry_selectors_follow_the_v0_declarations() -> None:
+    assert _selected("all") == scenario_ids()
+    assert _selected("v0") == v0_ids()
+    from rca.seed.scenarios.normal_load import NormalLoad
+
+    type("BeyondV0", (NormalLoad,), {"id": "beyond_v0_probe", "v0": False})
+    try:
+        assert _selected("beyond_v0") == ["beyond_v0_probe"]
+        assert _selected("v0") == v0_ids()
+        assert "beyond_v0_probe" in _selected("all")
+    finally:
+        del Scenario.registry["beyond_v0_probe"]
+
+
+def test_a_selector_that_selects_nothing_is_an_error() -> None:
+    data = raw(SUITES)
+    data["suites"]["smoke"]["scenarios"] = "beyond_v0"
+    # Only the v0 scenarios registered, for this test (as in v0 itself).
+    beyond = {sid: Scenario.registry.pop(sid) for sid in scenario_ids() if sid not in v0_ids()}
+    try:
+        assert problems(parse_suites, data) == [
+            'suites.smoke.scenarios = "beyond_v0": selects no registered scenario '
+            f"(registered: {', '.join(v0_ids())})"
+        ]
+    finally:
+        Scenario.registry.update(beyond)
