@@ -15,7 +15,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -104,6 +112,7 @@ class _Declared:
     role: FieldRole
     example: object
     suite_axis: str | None
+    omit_default: bool
 
     def __call__(self, schema: dict[str, JsonValue]) -> None:
         return None
@@ -115,6 +124,7 @@ def request_field(
     role: FieldRole,
     example: object,
     suite_axis: str | None = None,
+    omit_default: bool = False,
     **field: Any,
 ) -> Any:
     """A :class:`GenerationRequest` field with what every layer derives from it.
@@ -123,9 +133,14 @@ def request_field(
     ``example``: a valid value other than the default, with which
     ``tests/unit/test_request_fields.py`` proves the field reaches every layer.
     ``suite_axis``: the key of a suite (``config/suites.yaml``) that sweeps this field;
-    such a field is no override of a suite's ``request``. The rest is pydantic's ``Field``.
+    such a field is no override of a suite's ``request``.
+    ``omit_default``: at its default the field is left out of the canonical request
+    (:meth:`GenerationRequest.canonical`: the bundle id and the manifest's ``request``).
+    Every field added after v0 sets it, and at its default changes no byte, so adding it
+    leaves every existing bundle's id and bytes as they were. The rest is pydantic's
+    ``Field``.
     """
-    declared = _Declared(role, example, suite_axis)
+    declared = _Declared(role, example, suite_axis, omit_default)
     return Field(default, json_schema_extra=declared, **field)
 
 
@@ -242,6 +257,18 @@ class GenerationRequest(Contract):
                 field="time_anchor",
             )
         return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as JSON values (the anchor in UTC), without the ``omit_default``
+        fields that are at their default: what the bundle id hashes and the manifest
+        records."""
+        data = self.model_dump(mode="json")
+        for name, info in type(self).model_fields.items():
+            declared = info.json_schema_extra
+            omit = isinstance(declared, _Declared) and declared.omit_default
+            if omit and getattr(self, name) == info.default:
+                del data[name]
+        return data
 
     @field_validator("scenario")
     @classmethod
@@ -425,3 +452,7 @@ class Manifest(Contract):
     generator: GeneratorInfo
     request: GenerationRequest
     artifacts: list[Artifact]
+
+    @field_serializer("request")
+    def _canonical_request(self, req: GenerationRequest) -> dict[str, Any]:
+        return req.canonical()  # a field added after v0 is absent at its default

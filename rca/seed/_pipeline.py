@@ -28,9 +28,11 @@ def bundle_id(req: GenerationRequest) -> str:
 
     Every field of the model counts (a field added later too), so two requests that
     differ in any byte of their bundle never share a directory. The JSON form is
-    pydantic's (the anchor normalised to UTC), keys sorted, no whitespace.
+    :meth:`GenerationRequest.canonical` (the anchor normalised to UTC; a field added
+    after v0 absent at its default, so adding one keeps every id), keys sorted, no
+    whitespace.
     """
-    canonical = json.dumps(req.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(req.canonical(), sort_keys=True, separators=(",", ":"))
     return f"mock-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
 
 

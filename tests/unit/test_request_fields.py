@@ -38,7 +38,7 @@ from rca.seed.mock_incident_generator import (
     field_example,
     field_role,
 )
-from rca.seed.scenarios import scenario_ids
+from rca.seed.scenarios import v0_ids
 from rca.suites import parse_suites
 from tests.workflow.helpers import parsed_cli
 
@@ -123,7 +123,7 @@ def test_the_flag_reaches_the_bundle_and_its_role_holds(
 
 def tiny_config(field: str) -> dict[str, Any]:
     """A workflow config of the tiny request with ``field`` set in one entry."""
-    entries: dict[str, dict[str, Any]] = {sid: {} for sid in scenario_ids()}
+    entries: dict[str, dict[str, Any]] = {sid: {} for sid in v0_ids()}
     if field != ENTRY_KEY:
         entries[TINY[ENTRY_KEY]] = {field: example(field)}
     defaults = {k: v for k, v in TINY.items() if k != ENTRY_KEY}
@@ -164,3 +164,39 @@ def test_a_suite_accepts_it_as_an_override_or_an_axis(field: str) -> None:
     (bundle,) = suites.bundles("t")
     assert bundle.request == GenerationRequest(**fields_with(field))
     assert parsed_cli(bundle.cli_args()) == bundle.request
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_the_canonical_request_round_trips(field: str) -> None:
+    # What the manifest records is enough to rebuild the request (validate regenerates).
+    req = GenerationRequest(**fields_with(field))
+    assert GenerationRequest.model_validate(req.canonical()) == req
+
+
+def test_a_field_added_later_changes_no_id_at_its_default() -> None:
+    # A field declared with omit_default (every field added after v0: modifiers,
+    # modalities) is absent from the canonical request at its default, so existing
+    # bundle ids and manifests stay as they were; set, it gives a new id.
+    from pydantic import create_model
+
+    from rca.seed._models import request_field
+
+    later = create_model(
+        "LaterRequest",
+        __base__=GenerationRequest,
+        modifier=(
+            float,
+            request_field(0.0, role=FieldRole.STREAM, example=1.0, omit_default=True),
+        ),
+    )
+    old = GenerationRequest(**TINY)
+    assert later(**TINY).canonical() == old.canonical()
+    assert bundle_id_for(later(**TINY)) == bundle_id_for(old)
+    set_ = later(**{**TINY, "modifier": 1.0})
+    assert set_.canonical() == {**old.canonical(), "modifier": 1.0}
+    assert bundle_id_for(set_) != bundle_id_for(old)
+    from rca.seed._bundle import build_manifest, dump_json
+
+    manifest = json.loads(dump_json(build_manifest(later(**TINY), [])))
+    assert "modifier" not in manifest["request"]
+    assert json.loads(dump_json(build_manifest(set_, [])))["request"]["modifier"] == 1.0
