@@ -13,12 +13,13 @@ unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _timefmt as tf
 from .._sim import Attempt, Request
 from .._sink import LineSink
-from .._topology import Pod
+from .._topology import Container, Pod
 from ..scenarios import Fact
 from ._base import RenderContext, Renderer
 from ._logback import logger_field, thread_field
@@ -40,7 +41,46 @@ TOMCAT_THREADS = 24  # the request threads a line may name (server.tomcat.thread
 # Their %15.15t fields, by thread number - 1 (for the compiled handler).
 THREADS = tuple(thread_field(f"http-nio-8080-exec-{k}") for k in range(1, TOMCAT_THREADS + 1))
 HEAP_MAX_MB = 576  # -XX:MaxRAMPercentage=75 of the 768 Mi limit
+# The JVM's default -XX:InitialRAMPercentage=1.5625 of the 768 Mi limit, in G1's 1 MB
+# regions (HotSpot gc_globals.hpp; G1 sizes regions at 1 MB below a 2 GB heap).
+INITIAL_HEAP_MB = 12
 BASE_USED = 0.38
+STEADY_GC_GAP_S = 30.0  # young collections at normal load, on a warm JVM
+WARM_UP_S = 90.0  # a new JVM's live set grows to its steady size over about this long
+
+
+def hikari_elapsed(ns: int) -> str:
+    """A duration as HikariCP's ``ClockSource.elapsedDisplayString`` prints it: each
+    non-zero unit from days down to nanoseconds, e.g. ``1m13s50ms252µs185ns``."""
+    out = "-" if ns < 0 else ""
+    ns = abs(ns)
+    for unit_ns, name in _HIKARI_UNITS:
+        if ns >= unit_ns:
+            out += f"{ns // unit_ns}{name}"
+            ns %= unit_ns
+    return out
+
+
+_HIKARI_UNITS = (
+    (86_400_000_000_000, "d"),
+    (3_600_000_000_000, "h"),
+    (60_000_000_000, "m"),
+    (1_000_000_000, "s"),
+    (1_000_000, "ms"),
+    (1_000, "\u00b5s"),
+    (1, "ns"),
+)
+
+
+@dataclass(slots=True)
+class _Jvm:
+    """One JVM's GC log state: the next collection's number, the committed heap."""
+
+    n: int
+    committed_mb: int
+    next_us: int
+
+
 HIKARI_JAR = "~[HikariCP-6.3.0.jar!/:na]"
 APP_JAR = "~[!/:1.8.2]"
 
@@ -90,8 +130,7 @@ class ApiRenderer(Renderer):
 
     def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
-        self._gc_n: dict[str, int] = {}
-        self._next_gc: dict[str, int] = {}
+        self._jvms: dict[tuple[str, int], _Jvm] = {}
 
     # ------------------------------------------------------------------ helpers
     def _line(
@@ -397,53 +436,77 @@ class ApiRenderer(Renderer):
             )
 
     # ------------------------------------------------------------------ GC
+    def _jvm(self, pod: Pod, c: Container, t0_us: int) -> _Jvm:
+        """The GC state of the JVM that container run ``c`` is: a restarted container
+        is a new JVM, whose unified GC log starts again at ``GC(0)`` with a small heap."""
+        key = (pod.name, c.start_us)
+        jvm = self._jvms.get(key)
+        if jvm is None:
+            rng = self.rng
+            if c.start_us < self.ctx.window_start_us:
+                # Up since before the window: as many collections as its uptime holds at
+                # the steady rhythm, and a heap long grown to its maximum.
+                uptime_s = (t0_us - c.start_us) / 1e6
+                jvm = _Jvm(
+                    n=int(uptime_s / STEADY_GC_GAP_S * rng.uniform(0.85, 1.15)),
+                    committed_mb=HEAP_MAX_MB,
+                    next_us=t0_us + rng.below(20_000_000),
+                )
+            else:
+                # GC(0) comes during Spring's start-up, which allocates fast into the
+                # small initial heap.
+                jvm = _Jvm(0, INITIAL_HEAP_MB, c.start_us + rng.between(700_000, 1_900_000))
+            self._jvms[key] = jvm
+        return jvm
+
     def _gc(self, t0_us: int, t1_us: int) -> None:
-        """JVM GC log lines from each live container; pressure follows plan.heap_used."""
+        """JVM GC log lines from each live container; pressure follows plan.heap_used.
+
+        The live set after a collection is ``heap_used`` of the maximum heap (ramping up
+        from a few MB while a new JVM warms up); G1 commits heap as the live set and the
+        young generation need it (``-Xlog:gc`` prints the committed size in brackets).
+        """
         rng = self.rng
         heap = HEAP_MAX_MB
         for pod in self.ctx.stack.api_pods:
-            t = self._next_gc.get(pod.name, t0_us + rng.below(20_000_000))
-            while t < t1_us:
-                c = pod.alive_at(t)
-                if c is not None and t >= c.start_us + 3_000_000:
+            for c in pod.containers:
+                end = t1_us if c.end_us is None else min(t1_us, c.end_us)
+                if c.start_us >= end or (c.end_us is not None and c.end_us <= t0_us):
+                    continue
+                jvm = self._jvm(pod, c, t0_us)
+                t = jvm.next_us
+                while t < end:
                     used = self.ctx.plan.heap_used(t, pod)
-                    after = int(heap * used + rng.uniform(-6, 6))
-                    before = min(
-                        heap, after + int(heap * rng.uniform(0.18, 0.3) * (1.02 - used)) + 20
+                    warm = min(1.0, 0.06 + 0.94 * (t - c.start_us) / (WARM_UP_S * 1e6))
+                    after = min(
+                        heap - 1, max(4, int(heap * used * warm + rng.uniform(-6, 6) * warm))
                     )
-                    n = self._gc_n.get(pod.name, 1200 + rng.below(800)) + 1
-                    self._gc_n[pod.name] = n
+                    young = int(heap * rng.uniform(0.18, 0.3) * (1.02 - used)) + 20
+                    young = max(3, min(young, int(max(jvm.committed_mb, after) * 0.6)))
+                    before = min(heap, after + young)
                     if used > 0.9:
                         ms = rng.uniform(380, 1400) * (used - 0.85) * 8
                         what, key = "Pause Full (G1 Compaction Pause)", "api.gc_full"
                         before = min(heap, after + rng.between(1, 9))
                     else:
-                        ms = rng.uniform(6, 30) * (1 + 4 * max(0.0, used - 0.7))
+                        ms = (
+                            rng.uniform(6, 30) * (1 + 4 * max(0.0, used - 0.7)) * (0.3 + 0.7 * warm)
+                        )
                         what, key = "Pause Young (Normal) (G1 Evacuation Pause)", "api.gc_young"
+                    # G1 expands the heap it has committed, never past -Xmx, in 2 MB steps.
+                    grown = -(-int(before * 1.4) // 2) * 2
+                    jvm.committed_mb = min(heap, max(jvm.committed_mb, grown))
                     text = (
-                        f"[pod/{pod.name}/{APP}] [{tf.jvm_unified(t)}][info][gc] GC({n}) "
-                        f"{what} {before}M->{after}M({heap}M) {ms:.3f}ms"
+                        f"[pod/{pod.name}/{APP}] [{tf.jvm_unified(t)}][info][gc] GC({jvm.n}) "
+                        f"{what} {before}M->{after}M({jvm.committed_mb}M) {ms:.3f}ms"
                     )
+                    jvm.n += 1
                     self.out.add(t, text, (key,))
-                    if used > 0.9 and ms > 1000:
-                        delta = int(ms) + rng.between(30_000, 60_000)
-                        ts = t + int(ms * 1000) + rng.below(500_000)
-                        msg = (
-                            "HikariPool-1 - Thread starvation or clock leap detected "
-                            f"(housekeeper delta={delta // 1000}s{delta % 1000}ms)."
-                        )
-                        self.out.add(
-                            ts,
-                            self._line(
-                                pod, ts, "WARN", "HikariPool-1:housekeeper", L_HIKARI_POOL, msg
-                            ),
-                            ("api.housekeeper_gc",),
-                        )
-                    gap = 30.0 * (1.0 - used) / (1.0 - BASE_USED) if used < 0.98 else 1.5
-                    t += int(max(1.5, gap * rng.uniform(0.6, 1.4)) * 1_000_000)
-                else:
-                    t += 5_000_000
-            self._next_gc[pod.name] = t
+                    gap = STEADY_GC_GAP_S * (1.0 - used) / (1.0 - BASE_USED) if used < 0.98 else 1.5
+                    if warm < 1.0:  # start-up: a young generation still small fills sooner
+                        gap *= min(1.0, young / (heap * 0.18 * (1.02 - BASE_USED) + 20))
+                    t += int(max(1.5 if warm >= 1.0 else 0.4, gap * rng.uniform(0.6, 1.4)) * 1e6)
+                jvm.next_us = t
 
     # ------------------------------------------------------------------ noise
     def background(self, t0_us: int, t1_us: int) -> None:
@@ -485,10 +548,13 @@ class ApiRenderer(Renderer):
         if rng.chance(0.03 * self.ctx.noise):
             pod = rng.pick(pods)
             t = t0_us + rng.below(60_000_000)
-            delta = rng.between(61_000, 75_000)
+            # A run more than 1.5 x the 30 s housekeeping period after the last one (a
+            # node or VM stall; HikariCP HikariPool.HouseKeeper.run), the delta printed by
+            # ClockSource.elapsedDisplayString down to the nanosecond.
+            delta_ns = rng.between(46_000_000_000, 75_000_000_000)
             msg = (
                 "HikariPool-1 - Thread starvation or clock leap detected (housekeeper "
-                f"delta={delta // 60_000}m{(delta % 60_000) // 1000}s{delta % 1000}ms)."
+                f"delta={hikari_elapsed(delta_ns)})."
             )
             self.out.add(
                 t,

@@ -152,7 +152,7 @@ class PodOomRestartLoop(Scenario):
                     "api",
                     "orders-api JVM",
                     "heap after GC climbs; Full GCs free nothing",
-                    ("api.gc_full", "api.housekeeper_gc"),
+                    ("api.gc_full",),
                 ),
                 (
                     "k8s",
