@@ -127,3 +127,69 @@ def test_housekeeper_warnings_mean_a_late_run(bundles: dict[str, Bundle], scenar
 )
 def test_hikari_elapsed_matches_hikaricp(ns: int, text: str) -> None:
     assert hikari_elapsed(ns) == text
+
+
+# What a Spring Boot 3.5 application with Spring Data JPA (Hibernate 6.6), HikariCP,
+# Tomcat and Actuator prints from "Starting" to "Started", in this order (the end of the
+# logger's name, which Logback's %logger{39} abbreviates from the left : the message's
+# start), as in its own start-up log; other lines may come in between.
+SPRING_BOOT_STARTUP = [
+    ("OrdersApiApplication", "Starting OrdersApiApplication v"),
+    ("OrdersApiApplication", "The following 1 profile is active"),
+    ("RepositoryConfigurationDelegate", "Bootstrapping Spring Data JPA repositories"),
+    ("RepositoryConfigurationDelegate", "Finished Spring Data repository scanning in "),
+    ("TomcatWebServer", "Tomcat initialized with port 8080"),
+    ("StandardService", "Starting service [Tomcat]"),
+    ("StandardEngine", "Starting Servlet engine: [Apache Tomcat/"),
+    ("[Tomcat].[localhost].[/]", "Initializing Spring embedded WebApplicationContext"),
+    ("ServletWebServerApplicationContext", "Root WebApplicationContext: initialization"),
+    ("LogHelper", "HHH000204: Processing PersistenceUnitInfo"),
+    ("hibernate.Version", "HHH000412: Hibernate ORM core version"),
+    ("RegionFactoryInitiator", "HHH000026: Second-level cache disabled"),
+    ("SpringPersistenceUnitInfo", "No LoadTimeWeaver setup"),
+    ("HikariDataSource", "HikariPool-1 - Starting..."),
+    ("HikariPool", "HikariPool-1 - Added connection "),
+    ("HikariDataSource", "HikariPool-1 - Start completed."),
+    ("JtaPlatformInitiator", "HHH000489: No JTA platform available"),
+    ("LocalContainerEntityManagerFactoryBean", "Initialized JPA EntityManagerFactory"),
+    ("QueryEnhancerFactory", "Hibernate is in classpath"),
+    ("JpaWebConfiguration", "spring.jpa.open-in-view is enabled"),
+    ("EndpointLinksResolver", "Exposing 3 endpoints beneath base path"),
+    ("TomcatWebServer", "Tomcat started on port 8080"),
+    ("OrdersApiApplication", "Started OrdersApiApplication in "),
+]
+_LOGGER_MSG = re.compile(
+    r" --- \[[^\]]*\] \[[^\]]*\] (?:\[[^\]]*\] )?(?P<logger>.{40}) : (?P<msg>.*)$"
+)
+
+
+def test_every_jvm_start_prints_spring_boots_startup_in_order(bundles: dict[str, Bundle]) -> None:
+    starts = 0
+    by_pod: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for line in bundles["pod_oom_restart_loop"].lines("api_logs.log"):
+        who, entry = _POD.match(line), _LOGGER_MSG.search(line)
+        if who is not None and entry is not None and entry["logger"].strip():
+            by_pod[who["pod"]].append((entry["logger"].strip(), entry["msg"]))
+    for pod, entries in by_pod.items():
+        for i, (_, msg) in enumerate(entries):
+            if not msg.startswith(SPRING_BOOT_STARTUP[0][1]):
+                continue
+            starts += 1
+            found = iter(entries[i:])
+            for logger, prefix in SPRING_BOOT_STARTUP:
+                # the next entry with this logger and message, after the previous one
+                assert any(lg.endswith(logger) and m.startswith(prefix) for lg, m in found), (
+                    f"{pod}: start-up line {logger} : {prefix}... missing or out of order"
+                )
+    assert starts >= 2
+
+
+def test_a_failed_validation_is_logged_by_pool_base(bundles: dict[str, Bundle]) -> None:
+    # HikariCP pool/PoolBase.java isConnectionDead: LOGGER of PoolBase.class.
+    seen = 0
+    for b in bundles.values():
+        for line in b.lines("api_logs.log"):
+            if "Failed to validate connection" in line:
+                seen += 1
+                assert "com.zaxxer.hikari.pool.PoolBase" in line, line
+    assert seen, "no validation warning in any bundle: the check ran on nothing"

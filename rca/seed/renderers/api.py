@@ -36,6 +36,10 @@ L_HIKARI_DS = "com.zaxxer.hikari.HikariDataSource"
 L_HIKARI_POOL = "com.zaxxer.hikari.pool.HikariPool"
 L_SWEEPER = "com.example.orders.jobs.AbandonedCartSweeper"
 L_TOMCAT = "org.springframework.boot.web.embedded.tomcat.TomcatWebServer"
+L_REPOSITORIES = "org.springframework.data.repository.config.RepositoryConfigurationDelegate"
+# HikariCP logs a failed connection validation from PoolBase.isConnectionDead
+# (HikariCP pool/PoolBase.java), not from HikariPool.
+L_POOL_BASE = "com.zaxxer.hikari.pool.PoolBase"
 
 TOMCAT_THREADS = 24  # the request threads a line may name (server.tomcat.threads.max)
 # Their %15.15t fields, by thread number - 1 (for the compiled handler).
@@ -342,6 +346,19 @@ class ApiRenderer(Renderer):
             ),
             (0.01, "INFO", L_APP, 'The following 1 profile is active: "prod"'),
             (
+                0.12,
+                "INFO",
+                L_REPOSITORIES,
+                "Bootstrapping Spring Data JPA repositories in DEFAULT mode.",
+            ),
+            (
+                0.16,
+                "INFO",
+                L_REPOSITORIES,
+                f"Finished Spring Data repository scanning in {int(boot * 0.04 / 1000)} ms. "
+                "Found 3 JPA repository interfaces.",
+            ),
+            (
                 0.28,
                 "INFO",
                 L_TOMCAT,
@@ -360,6 +377,37 @@ class ApiRenderer(Renderer):
                 "org.apache.catalina.core.ContainerBase.[Tomcat].[localhost].[/]",
                 "Initializing Spring embedded WebApplicationContext",
             ),
+            (
+                0.34,
+                "INFO",
+                "org.springframework.boot.web.servlet.context.ServletWebServerApplicationContext",
+                "Root WebApplicationContext: initialization completed in "
+                f"{int(boot * 0.33 / 1000)} ms",
+            ),
+            (
+                0.44,
+                "INFO",
+                "org.hibernate.jpa.internal.util.LogHelper",
+                "HHH000204: Processing PersistenceUnitInfo [name: default]",
+            ),
+            (
+                0.45,
+                "INFO",
+                "org.hibernate.Version",
+                "HHH000412: Hibernate ORM core version 6.6.15.Final",
+            ),
+            (
+                0.46,
+                "INFO",
+                "org.hibernate.cache.internal.RegionFactoryInitiator",
+                "HHH000026: Second-level cache disabled",
+            ),
+            (
+                0.49,
+                "INFO",
+                "org.springframework.orm.jpa.persistenceunit.SpringPersistenceUnitInfo",
+                "No LoadTimeWeaver setup: ignoring JPA class transformer",
+            ),
             (0.50, "INFO", L_HIKARI_DS, "HikariPool-1 - Starting..."),
             (
                 0.56,
@@ -369,6 +417,25 @@ class ApiRenderer(Renderer):
                 f"org.postgresql.jdbc.PgConnection@{self.rng.hexstr(8).lstrip('0') or '1'}",
             ),
             (0.56, "INFO", L_HIKARI_DS, "HikariPool-1 - Start completed."),
+            (
+                0.66,
+                "INFO",
+                "org.hibernate.engine.transaction.jta.platform.internal.JtaPlatformInitiator",
+                "HHH000489: No JTA platform available (set 'hibernate.transaction.jta.platform' "
+                "to enable JTA platform integration)",
+            ),
+            (
+                0.70,
+                "INFO",
+                "org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean",
+                "Initialized JPA EntityManagerFactory for persistence unit 'default'",
+            ),
+            (
+                0.74,
+                "INFO",
+                "org.springframework.data.jpa.repository.query.QueryEnhancerFactory",
+                "Hibernate is in classpath; If applicable, HQL parser will be used.",
+            ),
             (
                 0.80,
                 "WARN",
@@ -542,7 +609,7 @@ class ApiRenderer(Renderer):
             )
             self.out.add(
                 t,
-                self._line(pod, t, "WARN", "http-nio-8080-exec-3", L_HIKARI_POOL, msg),
+                self._line(pod, t, "WARN", "http-nio-8080-exec-3", L_POOL_BASE, msg),
                 ("noise.hikari_validate",),
             )
         if rng.chance(0.03 * self.ctx.noise):
