@@ -1,4 +1,4 @@
-"""The JVM's own lines obey the JVM (issue 15, items 2 and 4).
+"""The JVM and Spring Boot lines obey the JVM and Spring Boot (issue 15, items 2, 4 and 8).
 
 - A restarted container is a new JVM: its unified GC log (``-Xlog:gc``) numbers
   collections from ``GC(0)`` again and starts with a small committed heap (the default
@@ -193,3 +193,26 @@ def test_a_failed_validation_is_logged_by_pool_base(bundles: dict[str, Bundle]) 
                 seen += 1
                 assert "com.zaxxer.hikari.pool.PoolBase" in line, line
     assert seen, "no validation warning in any bundle: the check ran on nothing"
+
+
+_CONSOLE = re.compile(
+    r"^\[pod/[^\]]+\] \d{4}-\d\d-\d\dT[\d:.]+Z +[A-Z]+ 1 --- \[orders-api\] \[.{15}\] "
+)
+_CORRELATION = re.compile(r"\[(?:[0-9a-f]{32},[0-9a-f]{16},[0-9a-f]{32}|,,)\] ")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_console_line_carries_the_correlation_block(
+    bundles: dict[str, Bundle], scenario: str
+) -> None:
+    # logging.pattern.correlation is part of Spring Boot's console pattern: a line logged
+    # outside a request prints it with empty MDC values, "[,,] ".
+    seen = {"with": 0, "without": 0}
+    for line in bundles[scenario].lines("api_logs.log"):
+        head = _CONSOLE.match(line)
+        if head is None:
+            continue
+        block = _CORRELATION.match(line, head.end())
+        assert block is not None, line
+        seen["without" if block[0] == "[,,] " else "with"] += 1
+    assert seen["with"] and seen["without"], seen

@@ -6,7 +6,9 @@ pattern with one setting changed, the correlation block::
     logging.pattern.correlation=[%X{traceId:-},%X{spanId:-},%X{requestId:-}]
 
 so a request line carries the trace id (also in the SQL comments PostgreSQL logs), the
-attempt's span id, and the ``X-Request-ID`` nginx set (also Envoy's ``request_id``).
+attempt's span id, and the ``X-Request-ID`` nginx set (also Envoy's ``request_id``). The
+pattern is part of every line, so a line logged outside a request (start-up, scheduled
+jobs, the pool's housekeeper) prints it with empty values: ``[,,] ``.
 Stack traces follow their ERROR line as continuation lines, as Logback writes them; JVM
 unified GC logging (``-Xlog:gc:stdout:time,level,tags``) shares stdout.
 """
@@ -36,6 +38,8 @@ L_HIKARI_DS = "com.zaxxer.hikari.HikariDataSource"
 L_HIKARI_POOL = "com.zaxxer.hikari.pool.HikariPool"
 L_SWEEPER = "com.example.orders.jobs.AbandonedCartSweeper"
 L_TOMCAT = "org.springframework.boot.web.embedded.tomcat.TomcatWebServer"
+# logging.pattern.correlation with no MDC values (outside any request).
+NO_CORRELATION = "[,,] "
 L_REPOSITORIES = "org.springframework.data.repository.config.RepositoryConfigurationDelegate"
 # HikariCP logs a failed connection validation from PoolBase.isConnectionDead
 # (HikariCP pool/PoolBase.java), not from HikariPool.
@@ -138,7 +142,14 @@ class ApiRenderer(Renderer):
 
     # ------------------------------------------------------------------ helpers
     def _line(
-        self, pod: Pod, t_us: int, level: str, thread: str, logger: str, msg: str, corr: str = ""
+        self,
+        pod: Pod,
+        t_us: int,
+        level: str,
+        thread: str,
+        logger: str,
+        msg: str,
+        corr: str = NO_CORRELATION,
     ) -> str:
         return (
             f"[pod/{pod.name}/{APP}] {tf.spring(t_us)} {level:>5} 1 --- [{APP}] "
