@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import cast
 
 from . import scenarios
@@ -18,6 +20,7 @@ from ._models import (
 from ._pipeline import PassResult, bundle_id
 from ._sink import SignalHit
 from ._timefmt import rfc3339
+from .scenarios import LabelSpec
 
 # Alarming-looking lines that are NOT the cause, and why a responder should discard them.
 DISTRACTORS: dict[str, str] = {
@@ -55,8 +58,35 @@ def _pointer(hit: SignalHit, files: dict[str, str]) -> EvidencePointer:
     )
 
 
+def _filled(spec: LabelSpec, drawn: dict[str, str]) -> LabelSpec:
+    """The scenario's statement with each ``{name}`` of a drawn value filled in (other
+    braces are left as they are)."""
+
+    def fill(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: drawn.get(m[1], m[0]), text)
+
+    return dataclasses.replace(
+        spec,
+        root_cause=fill(spec.root_cause),
+        root_cause_component=None
+        if spec.root_cause_component is None
+        else fill(spec.root_cause_component),
+        aliases=tuple(fill(a) for a in spec.aliases),
+        trigger=fill(spec.trigger),
+        blast_radius=tuple(fill(b) for b in spec.blast_radius),
+        expected_first_signal=fill(spec.expected_first_signal),
+        chain=tuple(
+            (layer, fill(component), fill(effect), keys)
+            for layer, component, effect, keys in spec.chain
+        ),
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTruth:
-    spec = scenarios.get(req.scenario).label()
+    spec = _filled(scenarios.get(req.scenario).label(), result.plan.drawn)
     hits: dict[str, SignalHit] = {}
     files: dict[str, str] = {}
     for s in result.streams.values():
@@ -76,11 +106,15 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
     chain: list[CausalStep] = []
     evidence: list[EvidencePointer] = []
     seen: set[tuple[str, int]] = set()
-    for i, (layer, component, effect, keys) in enumerate(spec.chain, start=1):
+    for layer, component, effect, keys in spec.chain:
         ptrs = pointers(keys)
+        if not ptrs:
+            # A step this bundle shows no line of did not happen here (a symptom that
+            # only some requests or difficulties produce): the chain states what did.
+            continue
         chain.append(
             CausalStep(
-                order=i,
+                order=len(chain) + 1,
                 layer=cast(Layer, layer),
                 component=component,
                 effect=effect,
@@ -130,4 +164,6 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
         confidence_target_max=spec.confidence[1],
         threshold_default=req.threshold,
         threshold_override=req.threshold_override,
+        difficulty=req.difficulty,
+        drawn=dict(sorted(plan.drawn.items())),
     )

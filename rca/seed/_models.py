@@ -46,6 +46,7 @@ StreamFile = Literal[
 ]
 Layer = Literal["ui", "api", "db", "k8s", "mesh"]
 NoiseProfile = Literal["low", "medium", "high"]
+Difficulty = Literal["easy", "standard", "hard"]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 MIN_DURATION_MINUTES = 15
@@ -223,6 +224,17 @@ class GenerationRequest(Contract):
         ge=2,
         le=12,
         description="orders-api pods before any scaling.",
+    )
+    difficulty: Difficulty = request_field(
+        "standard",
+        role=FieldRole.STREAM,
+        example="easy",
+        # Recorded in every manifest (not omit_default): it changed the bytes of the
+        # bundles that existed before it (standard is not v0's fixed story).
+        description="How hard the incident is to diagnose: easy keeps each scenario's "
+        "fixed story (onset in a narrow range, one name for everything); standard draws "
+        "the onset (5-85 % of the window), the incident's length and the names per seed; "
+        "hard adds overlapping symptoms across fault families.",
     )
 
     @field_validator("time_anchor", mode="before")
@@ -414,6 +426,14 @@ class GroundTruth(Contract):
     confidence_target_max: Probability
     threshold_default: Probability = 0.70
     threshold_override: Probability | None = None
+    difficulty: Difficulty = Field(
+        default="standard", description="The request's difficulty (see the request field)."
+    )
+    drawn: dict[str, str] = Field(
+        default_factory=dict,
+        description="Every value this bundle drew for its story (versions, names, the "
+        "onset's share of the window ...), by name, sorted.",
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> GroundTruth:

@@ -75,8 +75,8 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
             field="rps",
         )
     world_rng = Rng(req.seed, req.scenario, "world")
-    stack = build_stack(world_rng, start, req.api_replicas)
-    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng))
+    stack = build_stack(world_rng, start, req.api_replicas, req.difficulty == "easy")
+    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng, req.difficulty))
     return stack, plan
 
 

@@ -99,6 +99,10 @@ class Stack:
     controller_pid: int
     scheduler_pid: int
     rng: Rng
+    # The orders-api release running before the window, and the next one (a scenario
+    # may roll it out).
+    good_version: str = VERSION_GOOD
+    bad_version: str = VERSION_BAD
 
     def new_api_pod(self, version: str, created_us: int) -> Pod:
         """A pod of the ``version`` ReplicaSet, scheduled on the least-loaded node."""
@@ -130,8 +134,22 @@ def _pod(rng: Rng, prefix: str, node: Node, version: str, rs: str) -> Pod:
     )
 
 
-def build_stack(rng: Rng, window_start_us: int, api_replicas: int) -> Stack:
-    """The steady state before the window: every pod up for hours."""
+def release_pair(rng: Rng) -> tuple[str, str]:
+    """The running orders-api release and the next one, semantic versions drawn per
+    seed: the next is a new minor (``1.8.2`` -> ``1.9.0``) or a patch (-> ``1.8.3``)."""
+    major, minor, patch = rng.between(1, 3), rng.between(2, 19), rng.between(0, 6)
+    nxt = f"{major}.{minor + 1}.0" if rng.chance(0.65) else f"{major}.{minor}.{patch + 1}"
+    return f"{major}.{minor}.{patch}", nxt
+
+
+def build_stack(
+    rng: Rng, window_start_us: int, api_replicas: int, fixed_versions: bool = True
+) -> Stack:
+    """The steady state before the window: every pod up for hours.
+
+    ``fixed_versions``: v0's releases (1.8.2, then 1.9.0), else :func:`release_pair`.
+    """
+    good, bad = (VERSION_GOOD, VERSION_BAD) if fixed_versions else release_pair(rng)
     pool = rng.hexstr(8)
     nodes = [
         Node(
@@ -141,7 +159,7 @@ def build_stack(rng: Rng, window_start_us: int, api_replicas: int) -> Stack:
         )
         for i in range(3)
     ]
-    rs_hashes = {VERSION_GOOD: rng.token(10), VERSION_BAD: rng.token(9)}
+    rs_hashes = {good: rng.token(10), bad: rng.token(9)}
     long_ago = window_start_us - rng.between(6, 40) * 3600 * US
     web = _pod(rng, f"web-{rng.token(10)}", nodes[0], "1.25.5", "web")
     db = _pod(rng, "orders-db", nodes[2], "15.18", "orders-db")
@@ -156,9 +174,11 @@ def build_stack(rng: Rng, window_start_us: int, api_replicas: int) -> Stack:
         controller_pid=1,
         scheduler_pid=1,
         rng=rng,
+        good_version=good,
+        bad_version=bad,
     )
     for i in range(api_replicas):
-        pod = stack.new_api_pod(VERSION_GOOD, long_ago + i * 41 * US)
+        pod = stack.new_api_pod(good, long_ago + i * 41 * US)
         pod.containers[0].ready_us = pod.containers[0].start_us + 20 * US
     for p in stack.api_pods:
         for c in p.containers:

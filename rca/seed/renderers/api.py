@@ -90,7 +90,6 @@ class _Jvm:
 
 
 HIKARI_JAR = "~[HikariCP-6.3.0.jar!/:na]"
-APP_JAR = "~[!/:1.8.2]"
 
 _POOL_FRAMES = (
     f"com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:710) {HIKARI_JAR}",

@@ -28,6 +28,8 @@ API_SHARE = 0.64
 # plan allows, this many of them are expected while the fault lasts: the chance that
 # none comes, leaving the label without a first signal, is then e^-10 < 5e-5.
 SURE_REQUESTS = 10.0
+# Where a story may begin at difficulty standard or hard, as fractions of the window.
+ONSET_RANGE = (0.05, 0.85)
 
 
 def endpoint_share(*keys: str) -> float:
@@ -40,6 +42,12 @@ def sure_rate(share: float, window_fraction: float, duration_minutes: int) -> fl
     """The baseline rps at which :data:`SURE_REQUESTS` web requests of ``share`` are
     expected within ``window_fraction`` of a ``duration_minutes`` window."""
     return SURE_REQUESTS / (share * window_fraction * duration_minutes * 60.0)
+
+
+def inside_window(ctx: PlanContext, t_us: int) -> int | None:
+    """``t_us`` if the window holds it, else None (a recovery after the window's end
+    is not part of the bundle's story)."""
+    return t_us if t_us < ctx.window_end_us else None
 
 
 @dataclass(slots=True)
@@ -80,6 +88,9 @@ class Plan:
     facts: list[Fact] = field(default_factory=list)
     # Free-form numbers a label may quote (e.g. the peak multiplier).
     notes: dict[str, Any] = field(default_factory=dict)
+    # The story's drawn values by name (versions, names, the onset's share of the
+    # window): the label records them, and its texts name them as ``{name}``.
+    drawn: dict[str, str] = field(default_factory=dict)
 
     def add(self, t_us: int, stream: str, kind: str, **data: Any) -> None:
         self.facts.append(Fact(t_us, stream, kind, data))
@@ -92,11 +103,31 @@ class PlanContext:
     rps: float
     stack: Stack
     rng: Rng  # the scenario's own world RNG
+    difficulty: str = "standard"
 
     def at(self, fraction: float) -> int:
         """An instant ``fraction`` of the way through the window."""
         span = self.window_end_us - self.window_start_us
         return self.window_start_us + int(span * fraction)
+
+    def onset(self, easy: tuple[float, float], lead_us: int) -> float:
+        """Where the story begins, as a fraction of the window.
+
+        ``easy``: the scenario's own narrow range. Otherwise anywhere in
+        :data:`ONSET_RANGE` that still leaves ``lead_us`` (what the story needs, from its
+        start, to show its cause and symptoms) inside the window.
+        """
+        if self.difficulty == "easy":
+            return self.rng.uniform(*easy)
+        span = self.window_end_us - self.window_start_us
+        high = max(ONSET_RANGE[0], min(ONSET_RANGE[1], 1.0 - lead_us / span))
+        return self.rng.uniform(ONSET_RANGE[0], high)
+
+    def length(self, easy_us: int, low_us: int, high_us: int) -> int:
+        """How long a phase of the story lasts: ``easy_us`` at easy, else drawn."""
+        if self.difficulty == "easy":
+            return easy_us
+        return int(self.rng.uniform(low_us, high_us))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""A rolling update ships orders-api 1.9.0, whose pricing path dereferences a null tier.
+"""A rolling update ships a new orders-api release whose pricing path dereferences a null tier.
 
-Story: the Deployment's image moves to 1.9.0 (maxSurge 1, maxUnavailable 0). As each
+Story: the Deployment's image moves to the new release (1.8.2 -> 1.9.0 at difficulty
+easy; a release pair drawn per seed otherwise, ``_topology.release_pair``; maxSurge 1, maxUnavailable 0). As each
 new pod turns ready it takes traffic, and every order request for a customer without a
 loyalty tier throws a NullPointerException in ``DiscountCalculator`` -> 500 with a stack
-trace, only on 1.9.0 pods. The mesh retries 5xx onto other pods (old ones succeed while
+trace, only on new pods. The mesh retries 5xx onto other pods (old ones succeed while
 they last, then retries run out: 500 URX); nginx passes the 500s to users. The on-call
 runs ``kubectl rollout undo``; the old ReplicaSet scales back up and errors stop.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from .._rng import Rng
 from .._timefmt import US
-from .._topology import VERSION_BAD, VERSION_GOOD, Pod, Stack
+from .._topology import Pod, Stack
 from ._base import (
     API_SHARE,
     Caption,
@@ -32,6 +33,13 @@ from ._lifecycle import create_pod, delete_pod
 START_AT = (0.24, 0.32)
 UNDO_AT = (0.68, 0.76)
 FAULT_PROBABILITY = (0.30, 0.42)
+# Drawn stories (not easy): the rollout starts anywhere that leaves LEAD_US for the new
+# pods to start and fail, and is undone UNDO_AFTER_US after it completed.
+LEAD_US = 420 * US
+UNDO_AFTER_US = (6 * 60 * US, 20 * 60 * US)
+# The new release also does more work per request and allocates more (the same change
+# that brought the null path): (CPU-time multiplier, heap share after GC) by difficulty.
+HEAVIER = {"easy": None, "standard": ((1.15, 1.5), (0.40, 0.48)), "hard": ((1.8, 2.8), (0.5, 0.62))}
 
 
 def _roll(
@@ -57,12 +65,12 @@ def _roll(
 
 class BadApiRollout(Scenario):
     id = "bad_api_rollout"
-    title = "Bad orders-api rollout (null path in 1.9.0), then rollback"
-    description = "`orders-api` 1.9.0 rolls out with a null path, then is rolled back"
+    title = "Bad orders-api rollout (a null path in the new release), then rollback"
+    description = "A new `orders-api` release rolls out with a null path, then is rolled back"
     caption = Caption(
         happens=(
-            "A rolling update ships ``orders-api`` 1.9.0, whose pricing path "
-            "dereferences a null loyalty tier: every affected order request on a 1.9.0 "
+            "A rolling update ships a new ``orders-api`` release, whose pricing path "
+            "dereferences a null loyalty tier: every affected order request on a new "
             "pod throws a ``NullPointerException`` and returns 500. The mesh retries "
             "onto old pods while they last; then ``kubectl rollout undo`` brings the "
             "old ReplicaSet back and the errors stop."
@@ -97,35 +105,54 @@ class BadApiRollout(Scenario):
         # The first signal is a NullPointerException: enough order requests of tierless
         # customers between the latest rollout and the earliest undo.
         share = API_SHARE * endpoint_share("create_order", "get_order") * FAULT_PROBABILITY[0]
-        return sure_rate(share, UNDO_AT[0] - START_AT[1], duration_minutes)
+        # ... or, for a drawn onset, within the lead it leaves (less the rollout's start-up).
+        lead = min(LEAD_US - 60 * US, UNDO_AFTER_US[0]) / (duration_minutes * 60 * US)
+        return max(
+            sure_rate(share, UNDO_AT[0] - START_AT[1], duration_minutes),
+            sure_rate(share, lead, duration_minutes),
+        )
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
         stack = ctx.stack
-        start = ctx.at(rng.uniform(*START_AT))
+        good, bad_version = stack.good_version, stack.bad_version
+        start = ctx.at(ctx.onset(START_AT, LEAD_US))
         old = list(stack.api_pods)
         plan = Plan(
             incident=True,
-            faulty_versions=frozenset({VERSION_BAD}),
+            faulty_versions=frozenset({bad_version}),
             fault_probability=rng.uniform(*FAULT_PROBABILITY),
         )
-        rolled = _roll(plan, stack, old, VERSION_BAD, start, rng, "k8s.rollout_step")
-        bad = [p for p in stack.api_pods if p.version == VERSION_BAD]
-        undo = max(rolled, ctx.at(rng.uniform(*UNDO_AT)))
-        recovered = _roll(plan, stack, bad, VERSION_GOOD, undo, rng, "k8s.rollback_step")
+        rolled = _roll(plan, stack, old, bad_version, start, rng, "k8s.rollout_step")
+        bad = [p for p in stack.api_pods if p.version == bad_version]
+        if ctx.difficulty == "easy":
+            undo = max(rolled, ctx.at(rng.uniform(*UNDO_AT)))
+        else:
+            undo = rolled + ctx.length(0, *UNDO_AFTER_US)
+        recovered = _roll(plan, stack, bad, good, undo, rng, "k8s.rollback_step")
+        heavier = HEAVIER[ctx.difficulty]
+        if heavier is not None:
+            cpu_x, heap = rng.uniform(*heavier[0]), rng.uniform(*heavier[1])
+            plan.cpu_time = lambda _t, pod: cpu_x if pod.version == bad_version else 1.0
+            plan.heap_used = lambda _t, pod: heap if pod.version == bad_version else 0.38
         first_ready = bad[0].containers[0].ready_us
         plan.onset_us = start
         plan.peak_us = rolled
-        plan.recovery_us = recovered
+        plan.recovery_us = recovered if recovered < ctx.window_end_us else None
         plan.notes = {"first_bad_ready_us": first_ready}
+        plan.drawn = {
+            "good_version": good,
+            "bad_version": bad_version,
+            "onset_share": f"{(start - ctx.window_start_us) / (ctx.window_end_us - ctx.window_start_us):.3f}",
+        }
         return plan
 
     def label(self) -> LabelSpec:
         return LabelSpec(
-            root_cause="bad deployment: orders-api 1.9.0 throws NullPointerException "
+            root_cause="bad deployment: orders-api {bad_version} throws NullPointerException "
             "(unhandled null loyalty tier in DiscountCalculator)",
             root_cause_layer="api",
-            root_cause_component="orders-api 1.9.0 (DiscountCalculator null path)",
+            root_cause_component="orders-api {bad_version} (DiscountCalculator null path)",
             fault_type="bad_deployment",
             aliases=(
                 "bad deployment",
@@ -133,33 +160,33 @@ class BadApiRollout(Scenario):
                 "bad api rollout",
                 "faulty release",
                 "regression in new version",
-                "orders-api 1.9.0",
+                "orders-api {bad_version}",
                 "NullPointerException",
                 "null pointer exception",
                 "unhandled null",
                 "DiscountCalculator",
                 "rollout",
             ),
-            trigger="deployment rollout (orders-api 1.8.2 -> 1.9.0)",
+            trigger="deployment rollout (orders-api {good_version} -> {bad_version})",
             blast_radius=(
-                "orders-api 1.9.0 pods",
+                "orders-api {bad_version} pods",
                 "mesh orders-api route",
                 "web (nginx)",
                 "shop UI order pages",
             ),
             expected_first_signal="api_logs.log: java.lang.NullPointerException ... "
-            "DiscountCalculator ... from an orders-api 1.9.0 pod",
+            "DiscountCalculator ... from an orders-api {bad_version} pod",
             first_signal="api.npe",
             chain=(
                 (
                     "k8s",
                     "Deployment orders-api",
-                    "rolling update to a 1.9.0 ReplicaSet",
+                    "rolling update to a {bad_version} ReplicaSet",
                     ("k8s.rollout_step", "k8s.container_started"),
                 ),
                 (
                     "api",
-                    "orders-api 1.9.0 pods",
+                    "orders-api {bad_version} pods",
                     "500 with NullPointerException stack traces",
                     ("api.npe", "exemplar.npe.api"),
                 ),
@@ -178,7 +205,7 @@ class BadApiRollout(Scenario):
                 (
                     "k8s",
                     "Deployment orders-api",
-                    "rollback scales the 1.8.2 ReplicaSet back up",
+                    "rollback scales the {good_version} ReplicaSet back up",
                     ("k8s.rollback_step",),
                 ),
             ),

@@ -14,13 +14,37 @@ the spike subsides.
 
 from __future__ import annotations
 
+from .._catalog import ENDPOINTS
 from .._errors import GenerationError
 from .._timefmt import US
-from .._topology import HIKARI_TIMEOUT_MS, VERSION_GOOD
-from ._base import API_SHARE, Caption, Expect, LabelSpec, Paraphrase, Plan, PlanContext, Scenario
+from .._topology import HIKARI_TIMEOUT_MS
+from ._base import (
+    API_SHARE,
+    Caption,
+    Expect,
+    LabelSpec,
+    Paraphrase,
+    Plan,
+    PlanContext,
+    Scenario,
+    inside_window,
+    unchanged,
+)
 from ._lifecycle import create_pod
 
+# When the spike starts and when it starts to fall, as fractions of the window at
+# difficulty easy; otherwise it starts anywhere that leaves LEAD_US (the ramp, the pools
+# filling, the first 5 s timeouts) and stays at its peak for PLATEAU_US.
+ONSET_AT = (0.26, 0.32)
+END_AT = (0.62, 0.68)
+LEAD_US = 240 * US
+PLATEAU_US = (4 * 60 * US, 16 * 60 * US)
+# PostgreSQL under the spike's load: statement times at the peak, as a multiple of normal
+# (CPU-bound: the run queue grows with the load); easy keeps v0's idle database. At hard
+# the slowest statements pass log_min_duration_statement (500 ms).
+DB_LOAD_X = {"easy": (1.0, 1.0), "standard": (3.0, 8.0), "hard": (30.0, 70.0)}
 HPA_EXTRA_PODS = 2
+QUERY_KEYS = tuple(dict.fromkeys(e.query.key for e in ENDPOINTS))
 UTILISATION = 1.1  # peak demand / pool capacity, after the HPA has added its pods
 MAX_HOLD_MS = 4_000.0
 MEAN_HANDLING_MS = 6.4  # mean application time of a request at normal load (_catalog)
@@ -97,9 +121,12 @@ class DbConnectionPoolExhaustion(Scenario):
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
-        onset = ctx.at(rng.uniform(0.26, 0.32))
+        onset = ctx.at(ctx.onset(ONSET_AT, LEAD_US))
         ramp = int(rng.uniform(60, 120) * US)
-        end = ctx.at(rng.uniform(0.62, 0.68))
+        if ctx.difficulty == "easy":
+            end = ctx.at(rng.uniform(*END_AT))
+        else:
+            end = onset + ramp + ctx.length(0, *PLATEAU_US)
         fall = int(rng.uniform(90, 150) * US)
 
         def spike(t: int) -> float:
@@ -112,6 +139,7 @@ class DbConnectionPoolExhaustion(Scenario):
             return 1.0 - (t - end) / fall
 
         pool_size, spike_x, hold_ms = _sizing(ctx.rps, len(ctx.stack.api_pods))
+        db_x = rng.uniform(*DB_LOAD_X[ctx.difficulty])
         # CPU-bound pods (the HPA's trigger) handle requests slower; with open-in-view the
         # connection is held for the whole handling time. Queries themselves stay fast.
         slowdown = hold_ms / MEAN_HANDLING_MS
@@ -120,11 +148,17 @@ class DbConnectionPoolExhaustion(Scenario):
             incident=True,
             onset_us=onset,
             peak_us=onset + ramp + int(rng.uniform(60, 180) * US),
-            recovery_us=end + fall + int(HIKARI_TIMEOUT_MS * 1000 * 2),
+            recovery_us=inside_window(ctx, end + fall + int(HIKARI_TIMEOUT_MS * 1000 * 2)),
             rate=lambda t: 1.0 + (spike_x - 1.0) * spike(t),
             cpu_time=lambda t, _pod: 1.0 + (slowdown - 1.0) * spike(t),
+            db_time=(lambda t, _key: 1.0 + (db_x - 1.0) * spike(t)) if db_x > 1.0 else unchanged,
             pool_size=pool_size,
             notes={"spike": spike_x, "hold_ms": round(hold_ms)},
+            drawn={
+                "pool_size": str(pool_size),
+                "spike": f"{spike_x:g}x",
+                "onset_share": f"{(onset - ctx.window_start_us) / (ctx.window_end_us - ctx.window_start_us):.3f}",
+            },
         )
         # The HPA reacts about two minutes in and adds two pods.
         hpa_at = onset + ramp + int(rng.uniform(40, 80) * US)
@@ -133,13 +167,15 @@ class DbConnectionPoolExhaustion(Scenario):
         new = []
         for i in range(2):
             new.append(
-                create_pod(plan, ctx.stack, VERSION_GOOD, hpa_at + 2_000_000 + i * 30_000, rng)
+                create_pod(
+                    plan, ctx.stack, ctx.stack.good_version, hpa_at + 2_000_000 + i * 30_000, rng
+                )
             )
         plan.add(
             hpa_at + 900_000,
             "k8s",
             "scaled",
-            rs=f"orders-api-{ctx.stack.rs_hashes[VERSION_GOOD]}",
+            rs=f"orders-api-{ctx.stack.rs_hashes[ctx.stack.good_version]}",
             pods=new,
             **{"from": before, "to": before + 2},
         )
@@ -189,6 +225,19 @@ class DbConnectionPoolExhaustion(Scenario):
                     "istio-proxy (web -> orders-api)",
                     "5xx retried onto starved pods; 504 UT at the 8 s route timeout",
                     ("mesh.504.UT", "exemplar.pool_timeout.mesh"),
+                ),
+                (
+                    "db",
+                    "PostgreSQL orders-db",
+                    "statements slow down under the spike's load, the slowest past "
+                    "log_min_duration_statement",
+                    tuple(f"db.slow.{q}" for q in QUERY_KEYS),
+                ),
+                (
+                    "db",
+                    "PostgreSQL orders-db",
+                    "the HPA's new pods open their pools: a burst of new backends",
+                    ("db.connection_received",),
                 ),
                 (
                     "k8s",

@@ -19,6 +19,10 @@ from ._base import Caption, Expect, LabelSpec, Paraphrase, Plan, PlanContext, Sc
 from ._lifecycle import kill_container, restart_container
 
 BASE = 0.38  # heap fraction used after GC when healthy
+# When the leak starts, as a fraction of the window at difficulty easy; otherwise anywhere
+# that leaves LEAD_US for the first pod's heap to fill and be OOMKilled.
+ONSET_AT = (0.18, 0.24)
+LEAD_US = 8 * 60 * US
 
 
 class PodOomRestartLoop(Scenario):
@@ -61,7 +65,7 @@ class PodOomRestartLoop(Scenario):
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
-        onset = ctx.at(rng.uniform(0.18, 0.24))
+        onset = ctx.at(ctx.onset(ONSET_AT, LEAD_US))
         # Leak curves per container: (pod, start of growth, death) piecewise-linear.
         curves: dict[str, list[tuple[int, int]]] = {}
         plan = Plan(incident=True, onset_us=onset)
@@ -72,6 +76,9 @@ class PodOomRestartLoop(Scenario):
             deaths += self._loop(plan, ctx, pod, grow_from, first_death, curves, rng)
         plan.peak_us = sorted(deaths)[min(len(deaths) - 1, len(ctx.stack.api_pods))]
         plan.recovery_us = None
+        plan.drawn = {
+            "onset_share": f"{(onset - ctx.window_start_us) / (ctx.window_end_us - ctx.window_start_us):.3f}",
+        }
 
         def heap_used(t: int, pod: Pod) -> float:
             for grow, death in curves.get(pod.name, ()):
@@ -159,6 +166,13 @@ class PodOomRestartLoop(Scenario):
                     "orders-api containers",
                     "OOMKilled (exit 137) and restarted",
                     ("k8s.oom_killing", "k8s.container_exit_137"),
+                ),
+                (
+                    "db",
+                    "PostgreSQL orders-db",
+                    "each killed JVM's connections reset; each new JVM's pool reconnects "
+                    "in a burst",
+                    ("db.client_reset", "db.connection_received"),
                 ),
                 (
                     "k8s",

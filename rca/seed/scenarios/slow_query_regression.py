@@ -12,6 +12,7 @@ see a slow UI. An engineer recreates the index later in the window and it recove
 from __future__ import annotations
 
 from .._timefmt import US
+from .._topology import HIKARI_POOL_SIZE
 from ._base import (
     API_SHARE,
     Caption,
@@ -26,9 +27,27 @@ from ._base import (
 )
 
 INDEX = "orders_customer_id_created_at_idx"
-# When the migration Job runs and when the index is recreated, as fractions of the window.
+MIGRATION = 42
+# When the migration Job runs and when the index is recreated, as fractions of the window
+# (difficulty easy; otherwise the Job runs anywhere in ONSET_RANGE that leaves LEAD_US).
 JOB_AT = (0.22, 0.30)
 FIX_AT = (0.72, 0.80)
+LEAD_US = 180 * US
+FACTOR = (700, 1100)  # the order-history query's slow-down without its index
+HARD_FACTOR = (
+    1200,
+    2200,
+)  # ... on a larger orders table  # the slow queries need this long to show before the window ends
+FIXED_AFTER_US = (4 * 60 * US, 25 * 60 * US)  # from the drop to the fix, when drawn
+# The same index as teams name it (PostgreSQL's default, Rails/Django/Flyway habits).
+INDEX_NAMES = (
+    INDEX,
+    "idx_orders_customer_created",
+    "ix_orders_customer_id_created_at",
+    "orders_customer_created_desc_idx",
+    "idx_orders_customer_id_created_at_desc",
+)
+MIGRATION_TOPICS = ("drop_redundant_indexes", "cleanup_unused_indexes", "orders_index_cleanup")
 
 
 class SlowQueryRegression(Scenario):
@@ -72,17 +91,33 @@ class SlowQueryRegression(Scenario):
 
     def minimum_rps(self, duration_minutes: int, api_replicas: int) -> float:
         # The first signal is a slow order-history query: enough list requests between
-        # the latest drop and the earliest fix.
+        # the latest drop and the earliest fix (easy), or within LEAD_US (drawn onset).
         share = API_SHARE * endpoint_share("list_orders")
-        return sure_rate(share, FIX_AT[0] - JOB_AT[1], duration_minutes)
+        lead = min(LEAD_US, FIXED_AFTER_US[0]) / (duration_minutes * 60 * US)
+        return max(
+            sure_rate(share, FIX_AT[0] - JOB_AT[1], duration_minutes),
+            sure_rate(share, lead, duration_minutes),
+        )
 
     def plan(self, ctx: PlanContext) -> Plan:
         rng = ctx.rng
-        job_at = ctx.at(rng.uniform(*JOB_AT))
+        job_at = ctx.at(ctx.onset(JOB_AT, LEAD_US))
         dropped = job_at + int(rng.uniform(3.2, 4.5) * US)
-        fixed = ctx.at(rng.uniform(*FIX_AT))
+        if ctx.difficulty == "easy":
+            fixed = ctx.at(rng.uniform(*FIX_AT))
+            index, migration, topic = INDEX, MIGRATION, MIGRATION_TOPICS[0]
+        else:
+            fixed = dropped + ctx.length(0, *FIXED_AFTER_US)
+            index = rng.pick(INDEX_NAMES)
+            migration = rng.between(12, 160)
+            topic = rng.pick(MIGRATION_TOPICS)
         rebuilt = fixed + int(rng.uniform(20, 40) * US)
-        factor = rng.uniform(700, 1100)
+        # At hard the seq scan runs longer and the pools are capped small (as in the
+        # pool-exhaustion story), so connections held by slow queries starve the pool:
+        # HikariCP times out on every endpoint, after the drop and the first slow queries.
+        hard = ctx.difficulty == "hard"
+        factor = rng.uniform(*(HARD_FACTOR if hard else FACTOR))
+        pool_size = rng.between(2, 3) if hard else HIKARI_POOL_SIZE
 
         def db_time(t: int, key: str) -> float:
             if key == "orders_by_customer" and dropped <= t < rebuilt:
@@ -93,17 +128,25 @@ class SlowQueryRegression(Scenario):
             incident=True,
             onset_us=dropped,
             peak_us=dropped + int(rng.uniform(60, 240) * US),
-            recovery_us=rebuilt,
+            recovery_us=rebuilt if rebuilt < ctx.window_end_us else None,
             db_time=db_time,
+            pool_size=pool_size,
             notes={"factor": round(factor)},
+            drawn={
+                "index": index,
+                "migration": f"V{migration}",
+                "migration_file": f"V{migration}__{topic}.sql",
+                "pool_size": str(pool_size),
+                "onset_share": f"{(dropped - ctx.window_start_us) / (ctx.window_end_us - ctx.window_start_us):.3f}",
+            },
         )
         migrator_ip = f"10.244.{rng.between(1, 3)}.{rng.between(4, 250)}"
         plan.add(
             job_at,
             "k8s",
             "job",
-            name="orders-db-migrate-v42",
-            image="registry.example.com/shop/orders-db-migrate:v42",
+            name=f"orders-db-migrate-v{migration}",
+            image=f"registry.example.com/shop/orders-db-migrate:v{migration}",
             done_us=dropped + int(rng.uniform(2, 4) * US),
         )
         plan.add(
@@ -113,7 +156,7 @@ class SlowQueryRegression(Scenario):
             user="migrator",
             host=migrator_ip,
             signal="db.ddl_drop_index",
-            statements=[f"DROP INDEX CONCURRENTLY IF EXISTS public.{INDEX}"],
+            statements=[f"DROP INDEX CONCURRENTLY IF EXISTS public.{index}"],
         )
         dba_ip = f"10.244.{rng.between(1, 3)}.{rng.between(4, 250)}"
         plan.add(
@@ -125,7 +168,7 @@ class SlowQueryRegression(Scenario):
             signal="db.ddl_create_index",
             step_us=rebuilt - fixed - 100_000,
             statements=[
-                f"CREATE INDEX CONCURRENTLY {INDEX} ON public.orders USING btree "
+                f"CREATE INDEX CONCURRENTLY {index} ON public.orders USING btree "
                 "(customer_id, created_at DESC)",
                 "ANALYZE public.orders",
             ],
@@ -134,10 +177,10 @@ class SlowQueryRegression(Scenario):
 
     def label(self) -> LabelSpec:
         return LabelSpec(
-            root_cause="missing index: orders_customer_id_created_at_idx dropped by migration "
-            "V42; order-history query became a sequential scan",
+            root_cause="missing index: {index} dropped by migration {migration}; "
+            "order-history query became a sequential scan",
             root_cause_layer="db",
-            root_cause_component="PostgreSQL orders table index orders_customer_id_created_at_idx",
+            root_cause_component="PostgreSQL orders table index {index}",
             fault_type="query_plan_regression",
             aliases=(
                 "missing index",
@@ -149,9 +192,9 @@ class SlowQueryRegression(Scenario):
                 "seq scan",
                 "query plan change",
                 "query plan regression",
-                "orders_customer_id_created_at_idx",
+                "{index}",
             ),
-            trigger="query plan change (migration V42 dropped an index)",
+            trigger="query plan change (migration {migration} dropped an index)",
             blast_radius=(
                 "PostgreSQL orders-db",
                 "orders-api GET /api/orders",
@@ -166,7 +209,7 @@ class SlowQueryRegression(Scenario):
                 (
                     "db",
                     "orders-db migration Job / PostgreSQL",
-                    "DROP INDEX orders_customer_id_created_at_idx",
+                    "DROP INDEX {index}",
                     ("db.ddl_drop_index", "k8s.job_completed"),
                 ),
                 (
@@ -180,6 +223,13 @@ class SlowQueryRegression(Scenario):
                     "orders-api GET /api/orders",
                     "requests take seconds",
                     ("api.slow_request", "exemplar.slow_query.api"),
+                ),
+                (
+                    "api",
+                    "orders-api HikariCP pool",
+                    "connections held by the slow queries starve the pool: requests of "
+                    "every endpoint time out waiting for one",
+                    ("api.hikari_timeout",),
                 ),
                 (
                     "mesh",
