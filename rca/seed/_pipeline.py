@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from . import scenarios
+from . import distractors, scenarios
 from ._errors import GenerationError
 from ._models import STREAM_FILES, GenerationRequest, allowed_values
 from ._rng import Rng
@@ -74,8 +74,17 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
         )
     world_rng = Rng(req.seed, req.scenario, "world")
     stack = build_stack(world_rng, start, req.api_replicas)
-    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng))
+    ctx = PlanContext(start, end, req.rps, stack, world_rng, _difficulty(req))
+    plan = scenario.plan(ctx)
+    # Red herrings come after the scenario, each from its own generator, so the
+    # scenario's draws are the same with or without them.
+    distractors.add_distractors(ctx, plan, scenario.label(), (req.seed, req.scenario))
     return stack, plan
+
+
+def _difficulty(req: GenerationRequest) -> str:
+    """The request's difficulty; "standard" until the request carries one (issue #16)."""
+    return str(getattr(req, "difficulty", "standard"))
 
 
 def _round_up(value: float) -> float:

@@ -92,6 +92,7 @@ class PlanContext:
     rps: float
     stack: Stack
     rng: Rng  # the scenario's own world RNG
+    difficulty: str = "standard"
 
     def at(self, fraction: float) -> int:
         """An instant ``fraction`` of the way through the window."""
