@@ -77,8 +77,9 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
     ctx = PlanContext(start, end, req.rps, stack, world_rng, _difficulty(req))
     plan = scenario.plan(ctx)
     # Red herrings come after the scenario, each from its own generator, so the
-    # scenario's draws are the same with or without them.
-    distractors.add_distractors(ctx, plan, scenario.label(), (req.seed, req.scenario))
+    # scenario's draws are the same with or without them. Keyed without the scenario:
+    # a herring's names and draws must not tell which scenario a bundle is.
+    distractors.add_distractors(ctx, plan, scenario.label(), (req.seed,))
     return stack, plan
 
 
