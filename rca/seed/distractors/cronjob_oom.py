@@ -25,7 +25,10 @@ from ._base import Chance, Distractor, pick_time, signal_key
 NAMESPACE = "analytics"
 CRONJOB = "orders-export"
 CONTAINER = "export"
-IMAGE = "registry.example.com/analytics/orders-export:4.2.0"
+IMAGE = "registry.example.com/analytics/orders-export"
+# The export's runtime, and so the process the kernel names: the Python export, or (at
+# "hard", as often) its Spring Batch rewrite, a java process like orders-api's.
+RUNTIMES = {"python3": "4.2.0", "java": "5.0.1"}
 MEMORY_LIMIT_KB = 512 * 1024
 BACKOFF_LIMIT = 2  # spec.backoffLimit: three pods in all
 KEY = signal_key("cronjob_oom")
@@ -51,6 +54,8 @@ class CronJobOom(Distractor):
         t -= t % (60 * US)
         t = max(t, ctx.window_start_us) + int(rng.uniform(0.005, 0.05) * US)
         job = f"{CRONJOB}-{t // (60 * US)}"
+        process = "java" if ctx.difficulty == "hard" and rng.chance(0.5) else "python3"
+        image = f"{IMAGE}:{RUNTIMES[process]}"
         runs = 1 + BACKOFF_LIMIT
 
         def ev(
@@ -101,7 +106,7 @@ class CronJobOom(Distractor):
             up = start + int(rng.uniform(1.5, 3.0) * US)
             fp = f"spec.containers{{{CONTAINER}}}"
             for dt, reason, msg in (
-                (0, "Pulled", f'Container image "{IMAGE}" already present on machine'),
+                (0, "Pulled", f'Container image "{image}" already present on machine'),
                 (200_000, "Created", f"Created container: {CONTAINER}"),
                 (400_000, "Started", f"Started container {CONTAINER}"),
             ):
@@ -111,7 +116,7 @@ class CronJobOom(Distractor):
             rss = MEMORY_LIMIT_KB + rng.between(100, 900)
             kernel = (
                 f"Memory cgroup out of memory: Killed process {100_000 + rng.below(800_000)} "
-                f"(python3) total-vm:{rss * 2 + rng.between(90_000, 200_000)}kB, "
+                f"({process}) total-vm:{rss * 2 + rng.between(90_000, 200_000)}kB, "
                 f"anon-rss:{rss}kB, file-rss:{rng.between(9000, 16000)}kB, shmem-rss:0kB, "
                 f"UID:1000 pgtables:{rng.between(1100, 1700)}kB oom_score_adj:{rng.between(900, 999)}"
             )

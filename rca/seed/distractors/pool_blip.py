@@ -7,8 +7,9 @@ grants locks in order). For those seconds orders-api's order requests hold their
 pooled connections doing nothing; once ``maximum-pool-size`` of them wait, HikariCP
 times out further requests after 5 s (500s), the mesh answers 504 for those waiting
 past its 8 s route timeout, readiness probes see no free connection. Then the lock
-timeout fires, the ALTER is cancelled, the queued statements complete and everything
-recovers: traffic never changed.
+timeout fires and the ALTER is cancelled (or, at "hard" as often, the blocker commits
+and the ALTER runs), the queued statements complete and everything recovers: traffic
+never changed.
 
 The physics is the shared simulation's: this herring only multiplies the plan's
 ``db_time`` on the ``orders`` statements while the lock queue stands (composing with
@@ -49,8 +50,8 @@ class PoolBlip(Distractor):
     probability = Chance(standard=0.4, hard=0.8)
     why_not_root_cause = (
         "the pool timeouts last seconds, only while an operator's ALTER TABLE on orders "
-        "waits for its lock; they stop when it is cancelled (lock timeout), traffic never "
-        "rose and everything recovers by itself"
+        "waits for its lock; they stop when the lock queue clears (the ALTER cancelled by "
+        "its lock timeout, or done), traffic never rose and everything recovers by itself"
     )
     # The simulation's own keys this blip can produce, so it joins no scenario whose
     # label points with one of them (distractors.eligible).
@@ -108,6 +109,23 @@ class PoolBlip(Distractor):
         host = rng.pick(ctx.stack.nodes).pod_ip(rng)  # the operator's toolbox pod
         begun = start - int(rng.uniform(0.05, 0.4) * US)  # the ALTER; the queue forms
         opened = begun - int(rng.uniform(3.0, 20.0) * US)  # psql connects first
+        # How the queue clears: the lock timeout cancels the ALTER, or (at "hard", as
+        # often) the blocking transaction ends first and the ALTER runs, its duration
+        # over log_min_duration_statement.
+        ending: tuple[int, str, list[str]]
+        if ctx.difficulty == "hard" and rng.chance(0.5):
+            # Adding a nullable column is a catalog change: milliseconds once locked.
+            done = end + int(rng.uniform(0.5, 40.0) * 1000)
+            ms = (done - begun) / 1000
+            # Already logged by log_statement: the duration comes alone (postgres.c,
+            # check_log_duration).
+            ending = (done - opened, f"LOG:  duration: {ms:.3f} ms", [])
+        else:
+            ending = (
+                end - opened,
+                "ERROR:  canceling statement due to lock timeout",
+                [f"STATEMENT:  {DDL}"],
+            )
         plan.add(
             opened,
             "db",
@@ -115,13 +133,6 @@ class PoolBlip(Distractor):
             user="dba",
             host=host,
             application="psql",
-            entries=[
-                (begun - opened, f"LOG:  statement: {DDL}", []),
-                (
-                    end - opened,
-                    "ERROR:  canceling statement due to lock timeout",
-                    [f"STATEMENT:  {DDL}"],
-                ),
-            ],
+            entries=[(begun - opened, f"LOG:  statement: {DDL}", []), ending],
             signals=[KEY],
         )
