@@ -54,7 +54,7 @@ LINE_SAMPLES = [
     (
         "bad_api_rollout",
         "api_logs.log",
-        1956,
+        2118,
         ["[pod/orders-api-snbcv6c4q-8vjhw/orders-api] 2026-11-26T05:14:54.068Z  INFO"],
         _utc(2026, 11, 26, 5, 14, 54, 68000),
     ),
@@ -62,7 +62,7 @@ LINE_SAMPLES = [
     (
         "pod_oom_restart_loop",
         "api_logs.log",
-        824,
+        914,
         ["] [2026-11-26T05:12:48.703+0000][info][gc] GC(1494) Pause Full"],
         _utc(2026, 11, 26, 5, 12, 48, 703000),
     ),
@@ -78,7 +78,7 @@ LINE_SAMPLES = [
     (
         "bad_api_rollout",
         "k8s_events.log",
-        53,
+        92,
         ["I1126 05:09:57.195514       1 event.go:389]"],
         _utc(2026, 11, 26, 5, 9, 57, 195514),
     ),
@@ -124,12 +124,12 @@ def test_line_instant_offsets_missing_duration_and_continuations(
     # +0100 local time is an hour ahead of UTC.
     shifted = access.replace("05:14:54 +0000]", "05:14:54 +0100]")
     assert line_instant("ui", shifted, 2026) == _utc(2026, 11, 26, 4, 14, 54)
-    gc = _line(committed["pod_oom_restart_loop"], "api_logs.log", 824)
+    gc = _line(committed["pod_oom_restart_loop"], "api_logs.log", 914)
     assert line_instant("api", gc.replace("+0000]", "-0130]"), 2026) == _utc(
         2026, 11, 26, 6, 42, 48, 703000
     )
     # klog carries no year: the caller's year is used as is.
-    klog = _line(rollout, "k8s_events.log", 53)
+    klog = _line(rollout, "k8s_events.log", 92)
     assert line_instant("k8s", klog, 2031) == _utc(2031, 11, 26, 5, 9, 57, 195514)
     # A mesh entry without a duration is dated at its start.
     mesh = _line(committed["db_connection_pool_exhaustion"], "mesh_events.jsonl", 1275)
@@ -137,7 +137,7 @@ def test_line_instant_offsets_missing_duration_and_continuations(
         2026, 11, 26, 5, 15, 13, 761000
     )
     # A Java stack frame (continuation of the NPE entry at line 1943) carries no instant.
-    frame = _line(rollout, "api_logs.log", 1946)
+    frame = _line(rollout, "api_logs.log", 2108)
     assert "\tat com.example.orders.pricing.DiscountCalculator" in frame
     assert line_instant("api", frame, 2026) is None
     assert line_instant("api", "", 2026) is None
@@ -161,15 +161,15 @@ TITLES = {
 # (scenario, first signal's instant, cited ref, text of the cited line, expected timing)
 TIMING_CASES = [
     # 05:09:57.195514 - 05:09:25.052 = 32.14 s <= 60 s
-    ("bad_api_rollout", "05:09:25.052", "k8s_events.log:53", "I1126 05:09:57.195514", 1.0),
+    ("bad_api_rollout", "05:09:25.052", "k8s_events.log:92", "I1126 05:09:57.195514", 1.0),
     # 05:14:53.044 - 05:09:25.052 = 327.992 s: 1 - 267.992 / 540 = 0.50372
     ("bad_api_rollout", "05:09:25.052", "db_events.log:171", "2026-11-26 05:14:53.044", 0.5037),
     # 05:14:54 - 05:09:25.052 = 328.948 s: 1 - 268.948 / 540 = 0.50195
     ("bad_api_rollout", "05:09:25.052", "ui_events.log:1386", "[26/Nov/2026:05:14:54", 0.5019),
     # a stack frame: its entry's instant (line 1943, 05:14:54.068): 329.016 s -> 0.50182
-    ("bad_api_rollout", "05:09:25.052", "api_logs.log:1946", "DiscountCalculator.java:42", 0.5018),
+    ("bad_api_rollout", "05:09:25.052", "api_logs.log:2108", "DiscountCalculator.java:42", 0.5018),
     # 05:21:05.706 - 05:09:25.052 = 700.654 s >= 600 s
-    ("bad_api_rollout", "05:09:25.052", "api_logs.log:3884", "2026-11-26T05:21:05.706Z", 0.0),
+    ("bad_api_rollout", "05:09:25.052", "api_logs.log:4118", "2026-11-26T05:21:05.706Z", 0.0),
     # before the first signal counts by its distance: 553.052 s -> 1 - 493.052 / 540 = 0.08694
     ("bad_api_rollout", "05:09:25.052", "ui_events.log:18", "2026/11/26 05:00:12 [error]", 0.0869),
     # Envoy line: 05:15:13.761 + 8 s = 05:15:21.761, - 05:09:53.962 = 327.799 s -> 0.50408
@@ -218,8 +218,8 @@ def test_timing_uses_the_earliest_cited_line(committed: dict[str, Path]) -> None
         return evaluate(bundle, parse_report(_cite(title, refs))).score_parts.first_signal_timing
 
     # 700 s after and 32 s after: the earliest (32 s) counts.
-    assert timing(["api_logs.log:3884", "k8s_events.log:53"]) == 1.0
-    assert timing(["api_logs.log:3884", "db_events.log:171"]) == 0.5037
+    assert timing(["api_logs.log:4118", "k8s_events.log:92"]) == 1.0
+    assert timing(["api_logs.log:4118", "db_events.log:171"]) == 0.5037
     # The earliest instant, not the closest: 553 s before beats 328 s after.
     assert timing(["db_events.log:171", "ui_events.log:18"]) == 0.0869
 
@@ -243,7 +243,7 @@ def new_year_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # 1 - 99.767508 / 540 = 0.81525
         ("k8s_events.log:9", "E1231 23:59:26.179492", 0.8152),
         # 2027-01-01T00:07:50.863271 - 00:02:05.947 = 344.916271 s: 1 - 284.916 / 540 = 0.47238
-        ("k8s_events.log:63", "E0101 00:07:50.863271", 0.4724),
+        ("k8s_events.log:83", "E0101 00:07:50.863271", 0.4724),
     ],
 )
 def test_klog_year_is_resolved_across_new_year(
@@ -260,7 +260,7 @@ def test_klog_year_is_resolved_across_new_year(
 
 def test_line_instant_picks_the_klog_year_nearest_the_reference(new_year_bundle: Path) -> None:
     dec = _line(new_year_bundle, "k8s_events.log", 9)  # E1231 23:59:26.179492
-    jan = _line(new_year_bundle, "k8s_events.log", 63)  # E0101 00:07:50.863271
+    jan = _line(new_year_bundle, "k8s_events.log", 83)  # E0101 00:07:50.863271
     first = _utc(2027, 1, 1, 0, 2, 5, 947000)
     assert line_instant("k8s", dec, 2027, near=first) == _utc(2026, 12, 31, 23, 59, 26, 179492)
     assert line_instant("k8s", jan, 2027, near=first) == _utc(2027, 1, 1, 0, 7, 50, 863271)

@@ -93,6 +93,7 @@ class PoolBlip(Distractor):
         stall_us = min(LONGEST_US, int(fill_us + full_s * US))
         lock_timeout_s = math.ceil(stall_us / US)
         stall_us = lock_timeout_s * US
+        # The ALTER queues at `start`; its lock_timeout runs from then.
         start = pick_time(ctx, plan, span_us=stall_us + 30 * US)
         end = start + stall_us
         inner = plan.db_time
@@ -107,8 +108,7 @@ class PoolBlip(Distractor):
 
         plan.db_time = db_time
         host = rng.pick(ctx.stack.nodes).pod_ip(rng)  # the operator's toolbox pod
-        begun = start - int(rng.uniform(0.05, 0.4) * US)  # the ALTER; the queue forms
-        opened = begun - int(rng.uniform(3.0, 20.0) * US)  # psql connects first
+        opened = start - int(rng.uniform(3.0, 20.0) * US)  # psql connects first
         # How the queue clears: the lock timeout cancels the ALTER, or (at "hard", as
         # often) the blocking transaction ends first and the ALTER runs, its duration
         # over log_min_duration_statement.
@@ -116,7 +116,7 @@ class PoolBlip(Distractor):
         if ctx.difficulty == "hard" and rng.chance(0.5):
             # Adding a nullable column is a catalog change: milliseconds once locked.
             done = end + int(rng.uniform(0.5, 40.0) * 1000)
-            ms = (done - begun) / 1000
+            ms = (done - start) / 1000
             # Already logged by log_statement: the duration comes alone (postgres.c,
             # check_log_duration).
             ending = (done - opened, f"LOG:  duration: {ms:.3f} ms", [])
@@ -133,6 +133,6 @@ class PoolBlip(Distractor):
             user="dba",
             host=host,
             application="psql",
-            entries=[(begun - opened, f"LOG:  statement: {DDL}", []), ending],
+            entries=[(start - opened, f"LOG:  statement: {DDL}", []), ending],
             signals=[KEY],
         )
