@@ -18,7 +18,14 @@ import pytest
 
 from rca.seed import _pipeline, distractors, scenarios
 from rca.seed._labels import build_ground_truth
-from rca.seed._models import STREAM_FILES, GenerationRequest, GroundTruth
+from rca.seed._models import (
+    STREAM_FILES,
+    FieldRole,
+    GenerationRequest,
+    GroundTruth,
+    field_example,
+    field_role,
+)
 from rca.seed._validate import validate_bundle
 from rca.seed.distractors import Chance, Distractor
 from rca.seed.mock_incident_generator import generate_bundle
@@ -318,3 +325,22 @@ def test_with_every_herring_the_first_signal_is_still_the_scenarios(
                 if x.pointer.signal.startswith("distractor.")
             }
             assert (truth.first_signal.file, truth.first_signal.line) not in herring_lines
+
+
+def test_label_only_fields_leave_the_herrings_alone(difficulty: Any) -> None:
+    """Each stream file is generated on its own, and a label-only field (a threshold)
+    must not change one byte of it: herrings are keyed by the stream fields alone."""
+    difficulty("hard")
+    base = _request("normal_load", 5)
+    reference = {
+        s: r.sha256 for s, r in _pipeline.run_pass(base, list(STREAM_FILES)).streams.items()
+    }
+    label_only = [n for n in GenerationRequest.model_fields if field_role(n) is FieldRole.LABEL]
+    assert label_only
+    for name in label_only:
+        req = base.model_copy(update={name: field_example(name)})
+        assert req != base
+        again = {
+            s: r.sha256 for s, r in _pipeline.run_pass(req, list(STREAM_FILES)).streams.items()
+        }
+        assert again == reference, name
