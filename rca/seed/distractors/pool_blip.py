@@ -74,6 +74,9 @@ class PoolBlip(Distractor):
         "ui.slow",
         "k8s.readiness_timeout",
         "k8s.readiness_timeout.event",
+        # A pool that fills early stays full past three probes: out of rotation, back.
+        "k8s.pod_not_ready",
+        "k8s.pod_ready",
         *(
             f"exemplar.{k}.{s}"
             for k in ("pool_timeout", "slow_query", "ut")
@@ -87,9 +90,11 @@ class PoolBlip(Distractor):
         pods = max(1, len(ctx.stack.api_pods))
         per_pod = ctx.rps * API_SHARE * endpoint_share(*ORDERS_ENDPOINTS) / pods
         fill_us = plan.pool_size / max(per_pod, 1e-9) * US
-        # Seconds of full pool: past the 5 s connection-timeout, under the two probe
-        # periods that would take a pod out of rotation.
-        full_s = rng.uniform(6.0, 12.0) if ctx.difficulty != "hard" else rng.uniform(9.0, 16.0)
+        # Seconds of full pool: past the 5 s connection-timeout, mostly under the three
+        # probe periods that take a pod out of rotation. Statements queued first may
+        # finish early (the hook scales each one's drawn time), so some blips at a low
+        # rate never fill the pool: a real blip's size depends on the traffic too.
+        full_s = rng.uniform(6.0, 14.0) if ctx.difficulty != "hard" else rng.uniform(12.0, 19.0)
         stall_us = min(LONGEST_US, int(fill_us + full_s * US))
         lock_timeout_s = math.ceil(stall_us / US)
         stall_us = lock_timeout_s * US
