@@ -87,6 +87,42 @@ class AnalyticQuery(Distractor):
                 entries=entries,
                 signals=[KEY],
             )
+        if ctx.difficulty == "hard" and rng.chance(0.5):
+            self._wall_screen(ctx, plan, host, params)
+
+    def _wall_screen(self, ctx: PlanContext, plan: Plan, host: str, params: str) -> None:
+        """The dashboard left open on a wall screen: Metabase re-runs each of its cards
+        every minute, on one pooled connection, for as long as the screen is on (as
+        loud in the slow log as a regressed shop query, and as harmless as one report)."""
+        rng = ctx.rng
+        cards = rng.between(3, 6)
+        span = int(rng.uniform(0.3, 0.7) * (ctx.window_end_us - ctx.window_start_us))
+        t0 = pick_time(ctx, plan, span_us=span)
+        entries: list[tuple[int, str, list[str]]] = []
+        offset = int(rng.uniform(0.5, 3.0) * US)
+        while offset < span:
+            at = offset
+            for _ in range(cards):  # one card after another, on the same connection
+                took = int(rng.uniform(1.2, 6.0) * US)
+                at += took
+                entries.append(
+                    (
+                        at,
+                        f"LOG:  duration: {took / 1000:.3f} ms  execute <unnamed>: {SQL}",
+                        [f"DETAIL:  Parameters: {params}"],
+                    )
+                )
+            offset += 60 * US
+        plan.add(
+            t0,
+            "db",
+            "session",
+            user=USER,
+            host=host,
+            application=APPLICATION,
+            entries=entries,
+            signals=[KEY],
+        )
 
 
 def _pg_time(t_us: int) -> str:

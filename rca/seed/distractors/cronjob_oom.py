@@ -48,13 +48,25 @@ class CronJobOom(Distractor):
 
     def plan(self, ctx: PlanContext, plan: Plan) -> None:
         rng = ctx.rng
-        nodes = ctx.stack.nodes
         # A CronJob's Job is named after its scheduled minute, so it starts on one.
         t = pick_time(ctx, plan, span_us=4 * 60 * US)
         t -= t % (60 * US)
-        t = max(t, ctx.window_start_us) + int(rng.uniform(0.005, 0.05) * US)
-        job = f"{CRONJOB}-{t // (60 * US)}"
+        t = max(t, ctx.window_start_us)
         process = "java" if ctx.difficulty == "hard" and rng.chance(0.5) else "python3"
+        self._job(ctx, plan, t, process)
+        if ctx.difficulty == "hard" and rng.chance(0.5):
+            # Scheduled every ten minutes (*/10): each run meets the same limit, so the
+            # kernel kills it as often as a leaking shop pod.
+            t += 10 * 60 * US
+            while t + 4 * 60 * US < ctx.window_end_us:
+                self._job(ctx, plan, t, process)
+                t += 10 * 60 * US
+
+    def _job(self, ctx: PlanContext, plan: Plan, minute_us: int, process: str) -> None:
+        rng = ctx.rng
+        nodes = ctx.stack.nodes
+        t = minute_us + int(rng.uniform(0.005, 0.05) * US)
+        job = f"{CRONJOB}-{t // (60 * US)}"
         image = f"{IMAGE}:{RUNTIMES[process]}"
         runs = 1 + BACKOFF_LIMIT
 

@@ -65,6 +65,24 @@ def _trace(version: str) -> list[str]:
     return [f"java.lang.NullPointerException: {MESSAGE}", *(f"\tat {f}" for f in frames)]
 
 
+POLL_US = 5 * US
+RELAY_MESSAGE = (
+    'Cannot invoke "com.example.orders.outbox.OrderEvent.orderId()" because the return '
+    'value of "com.example.orders.outbox.OutboxRecord.event()" is null'
+)
+
+
+def _relay_trace(version: str) -> list[str]:
+    """The relay's NPE: its own two frames, then the same scheduler frames."""
+    jar = f"~[!/:{version}]"
+    own = [
+        f"\tat com.example.orders.outbox.OutboxRelay.toMessage(OutboxRelay.java:112) {jar}",
+        f"\tat com.example.orders.outbox.OutboxRelay.relayPending(OutboxRelay.java:73) {jar}",
+    ]
+    scheduler = _trace(version)[3:]  # from DirectMethodHandleAccessor.invoke down
+    return [f"java.lang.NullPointerException: {RELAY_MESSAGE}", *own, *scheduler]
+
+
 class ScheduledNpe(Distractor):
     id = "scheduled_npe"
     title = "A scheduled cache refresh in orders-api throws a NullPointerException now and then"
@@ -104,3 +122,34 @@ class ScheduledNpe(Distractor):
                         signals=[KEY],
                     )
                 t += run_us + PERIOD_US
+        if ctx.difficulty == "hard" and rng.chance(0.5):
+            self._poison_message(ctx, plan)
+
+    def _poison_message(self, ctx: PlanContext, plan: Plan) -> None:
+        """An outbox relay (``@Scheduled(fixedDelay = 5000)``, run by one pod at a time
+        under a ShedLock lock) meets an event row without its payload and fails on every
+        run until someone deletes the row: loud (hundreds of NPEs), steady since before
+        the window, and no request is touched."""
+        rng = ctx.rng
+        pods = [p for p in ctx.stack.api_pods if p.ready_at(ctx.window_start_us)]
+        if not pods:
+            return
+        pod = rng.pick(pods)
+        cleared = ctx.at(rng.uniform(0.6, 1.2))  # past the end: nobody noticed in time
+        t = ctx.window_start_us + rng.below(POLL_US)
+        while t < min(cleared, ctx.window_end_us):
+            run_us = int(rng.uniform(0.004, 0.03) * US)
+            if pod.ready_at(t) and pod.ready_at(t + run_us):
+                plan.add(
+                    t + run_us,
+                    "api",
+                    "app_log",
+                    pod=pod,
+                    level="ERROR",
+                    thread=f"scheduling-{rng.between(1, 2)}",
+                    logger=LOGGER,
+                    message="Unexpected error occurred in scheduled task",
+                    trace=_relay_trace(pod.version),
+                    signals=[KEY],
+                )
+            t += run_us + POLL_US
