@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import cast
 
-from . import scenarios
+from . import distractors, scenarios
 from ._models import (
     CausalStep,
     Distractor,
@@ -44,6 +44,8 @@ DISTRACTORS: dict[str, str] = {
     "noise.nginx_reload": "a configuration reload (certificate rotation); no errors follow",
     "noise.order_not_found": "a client asking for an order that does not exist (404)",
 }
+# Background noise listed beside the red herrings; every herring that fired is listed
+# (rca/seed/distractors declares their text).
 MAX_DISTRACTORS = 8
 
 
@@ -126,7 +128,13 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
                 seen.add((p.file, p.line))
                 evidence.append(p)
 
-    distractors = [
+    herrings = [distractors.get(d) for d in distractors.distractor_ids()]
+    listed = [
+        Distractor(pointer=_pointer(hits[key], files), why_not_root_cause=h.why_not_root_cause)
+        for h in herrings
+        if (key := distractors.signal_key(h.id)) in hits
+    ]
+    listed += [
         Distractor(pointer=_pointer(hits[k], files), why_not_root_cause=why)
         for k, why in DISTRACTORS.items()
         if k in hits
@@ -159,7 +167,7 @@ def build_ground_truth(req: GenerationRequest, result: PassResult) -> GroundTrut
         incident_window=incident_window,
         causal_chain=chain,
         evidence=evidence,
-        distractors=distractors,
+        distractors=listed,
         confidence_target_min=spec.confidence[0],
         confidence_target_max=spec.confidence[1],
         threshold_default=req.threshold,

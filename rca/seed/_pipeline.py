@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from . import scenarios
+from . import distractors, scenarios
 from ._errors import GenerationError
-from ._models import STREAM_FILES, GenerationRequest, allowed_values
+from ._models import STREAM_FILES, FieldRole, GenerationRequest, allowed_values, field_role
 from ._rng import Rng
 from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick, resolve_engine
 from ._sink import SignalHit, new_sink
@@ -34,6 +34,20 @@ def bundle_id(req: GenerationRequest) -> str:
     """
     canonical = json.dumps(req.canonical(), sort_keys=True, separators=(",", ":"))
     return f"mock-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+
+
+def stream_digest(req: GenerationRequest) -> str:
+    """The sha256 (hex) of every request field that reaches the streams (role
+    ``stream``), canonical JSON: the key of draws that must depend on all of them and
+    on nothing that only the label reads (a threshold), since each stream file is
+    generated on its own."""
+    fields = {
+        name: value
+        for name, value in req.canonical().items()
+        if field_role(name) is FieldRole.STREAM
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def window(req: GenerationRequest) -> tuple[int, int]:
@@ -75,9 +89,20 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
             field="rps",
         )
     world_rng = Rng(req.seed, req.scenario, "world")
-    stack = build_stack(world_rng, start, req.api_replicas, req.difficulty == "easy")
-    plan = scenario.plan(PlanContext(start, end, req.rps, stack, world_rng, req.difficulty))
+    difficulty = _difficulty(req)
+    stack = build_stack(world_rng, start, req.api_replicas, difficulty == "easy")
+    ctx = PlanContext(start, end, req.rps, stack, world_rng, difficulty)
+    plan = scenario.plan(ctx)
+    # Red herrings come after the scenario, each from its own generator, so the
+    # scenario's draws are the same with or without them. Keyed by every stream field:
+    # a herring's names and draws neither tell the scenario nor tie bundles together.
+    distractors.add_distractors(ctx, plan, scenario.label(), (stream_digest(req),))
     return stack, plan
+
+
+def _difficulty(req: GenerationRequest) -> str:
+    """The request's difficulty (one place, so a test can force one for every plan)."""
+    return req.difficulty
 
 
 def _round_up(value: float) -> float:

@@ -6,6 +6,8 @@ between the markers is rewritten from the registry and the request model, everyt
 outside them is left alone:
 
 - ``scenarios`` (README.md): the scenario table, from each module's ``description``;
+- ``distractors`` (README.md): the red-herring table, from each herring module's
+  declarations (``rca/seed/distractors``);
 - ``fr-005`` (specs/001-build-realistic-mock/spec.md): the registered scenarios;
 - ``request-fields`` (config/README.md): the request-field table, from the model's
   declarations (type, range, description, role) and the shipped ``config/scenarios.yaml``.
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import scenarios
+from . import distractors, scenarios
 from ._models import FieldRole, GenerationRequest, allowed_values, field_role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,24 @@ def _scenario_table() -> str:
         for sid in scenarios.scenario_ids()
     ]
     return "\n".join(["", "| id | set | what happens |", "|---|---|---|", *rows, ""])
+
+
+def _distractor_table() -> str:
+    rows = []
+    for did in distractors.distractor_ids():
+        d = distractors.get(did)
+        chance = " / ".join(f"{d.probability.at(level):.0%}" for level in distractors.DIFFICULTIES)
+        joins = [
+            sid
+            for sid in scenarios.scenario_ids()
+            if distractors.eligible(d, scenarios.get(sid).label())
+        ]
+        where = "all" if joins == scenarios.scenario_ids() else ", ".join(f"`{s}`" for s in joins)
+        looks = f"`{d.imitates}`" if d.imitates else "–"
+        rows.append(f"| `{did}` | {d.title} | {looks} | {where} | {chance} |")
+    levels = " / ".join(distractors.DIFFICULTIES)
+    header = f"| id | what happens | looks like | joins | chance per bundle ({levels}) |"
+    return "\n".join(["", header, "|---|---|---|---|---|", *rows, ""])
 
 
 def _fr005() -> str:
@@ -121,6 +141,7 @@ def _request_field_table() -> str:
 # Block name -> (file, its text).
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "scenarios": ("README.md", _scenario_table),
+    "distractors": ("README.md", _distractor_table),
     "fr-005": ("specs/001-build-realistic-mock/spec.md", _fr005),
     "request-fields": ("config/README.md", _request_field_table),
 }

@@ -109,8 +109,8 @@ def test_an_independently_written_report_passes(
     )
     truth = GroundTruth.model_validate_json((bundle / "ground_truth.json").read_bytes())
     assert title.lower() != truth.root_cause.lower()  # a paraphrase, not the label
-    # The signature is the fault's own: the negative control never logs it.
-    assert _first_line_with(committed["normal_load"], file, signature) is None
+    # The negative control may log the signature too (a red herring, issue #16): the
+    # report cites the incident bundle's own line.
     n = _first_line_with(bundle, file, signature)
     assert n is not None, f"{signature!r} not in {bundle / file}"
     ref = f"{file}:{n}"

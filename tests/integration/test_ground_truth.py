@@ -82,7 +82,7 @@ def test_every_evidence_pointer_quotes_its_line_exactly(bundle: Bundle) -> None:
 def test_the_label_only_points_at_known_signals(bundle: Bundle) -> None:
     truth = bundle.truth
     for d in truth["distractors"]:
-        assert d["pointer"]["signal"].startswith("noise."), d
+        assert d["pointer"]["signal"].startswith(("noise.", "distractor.")), d
         assert d["why_not_root_cause"]
     causal = {p["signal"] for step in truth["causal_chain"] for p in step["evidence"]}
     assert not any(s.startswith("noise.") for s in causal), causal
@@ -174,7 +174,8 @@ def test_slow_query_evidence_shows_the_slow_statement_and_the_drop_index(
     create_at = next(i for i, ln in enumerate(text) if "statement: CREATE INDEX" in ln)
     slow = [i for i, ln in enumerate(text) if "duration: " in ln and "customer_id=$1" in ln]
     assert slow and drop_at < min(slow)
-    assert not any("duration: " in ln for ln in text[:drop_at])
+    # (Other clients' slow statements, a BI report or an operator's DDL, are herrings.)
+    assert not any("duration: " in ln and " orders_app@" in ln for ln in text[:drop_at])
     analyze_at = next(i for i, ln in enumerate(text) if "statement: ANALYZE public.orders" in ln)
     assert create_at < analyze_at
     late = [i for i in slow if i > analyze_at + 50]
@@ -237,14 +238,47 @@ def test_normal_load_is_a_true_negative_control(bundles: dict[str, Bundle]) -> N
     assert truth["causal_chain"] == [] and truth["evidence"] == []
     assert truth["root_cause_layer"] is None
 
-    assert [u.text for u in b.ui if u.status >= 500] == []
-    assert [m for m in b.mesh if m["response_code"] >= 500 or m["response_flags"] != "-"] == []
-    # The only ERROR is the benign idempotency conflict (a 409), with no stack trace.
-    errors = [e for e in b.api if e.level == "ERROR"]
-    assert all("duplicate key value violates unique constraint" in e.msg for e in errors)
-    assert not any(e.continuation and e.continuation[0] == "" for e in b.api)  # no traces
-    assert all(a.status < 500 and a.elapsed_ms < 2000 for a in b.api_access)
-    assert "duration: " not in b.text("db_events.log")  # no statement over 500 ms
+    # Whatever looks like a failure is a red herring the label lists, and lasts only
+    # as long as the herring does: a pool blip's lock queue stands under a minute, and
+    # its slowest statements and 504s follow within two more.
+    herrings = {
+        d["pointer"]["signal"].removeprefix("distractor."): parse_rfc3339(d["pointer"]["at"])
+        for d in truth["distractors"]
+        if d["pointer"]["signal"].startswith("distractor.")
+    }
+
+    def in_blip(t: datetime) -> bool:
+        at = herrings.get("pool_blip")
+        return at is not None and at <= t <= at + timedelta(minutes=3)
+
+    assert all(in_blip(u.time) for u in b.ui if u.status >= 500)
+    assert all(
+        in_blip(parse_rfc3339(m["start_time"]))
+        for m in b.mesh
+        if m["response_code"] >= 500 or m["response_flags"] != "-"
+    )
+    scheduled = "TaskUtils$LoggingErrorHandler"
+    for e in b.api:
+        if e.level != "ERROR" or "duplicate key value violates unique constraint" in e.msg:
+            continue
+        if scheduled in e.logger:  # a @Scheduled job's failure: no request's
+            assert "scheduled_npe" in herrings, e
+        else:
+            assert in_blip(e.time), e
+    assert not any(
+        e.continuation
+        and e.continuation[0] == ""
+        and not in_blip(e.time)
+        and scheduled not in e.logger
+        for e in b.api
+    )  # no request's stack trace
+    assert all(
+        a.status < 500 and a.elapsed_ms < 2000 for a in b.api_access if not in_blip(a.event.time)
+    )
+    for line in b.lines("db_events.log"):
+        if "LOG:  duration: " in line:  # over 500 ms: a BI tool's report, or the blip
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            assert " reporting@" in line or in_blip(stamp), line
     k8s_warnings = [
         k.text
         for k in b.k8s
@@ -257,7 +291,16 @@ def test_normal_load_is_a_true_negative_control(bundles: dict[str, Bundle]) -> N
         start,
         end,
     )
-    assert _is_flat(_api_problems_per_minute(b)) and _is_flat(ui_4xx)
+    problems = per_minute(
+        [
+            e.time
+            for e in b.api
+            if e.level in ("WARN", "ERROR") and not in_blip(e.time) and scheduled not in e.logger
+        ],
+        start,
+        end,
+    )
+    assert _is_flat(problems) and _is_flat(ui_4xx)
 
 
 def test_the_flatness_check_would_see_an_error_burst(bundles: dict[str, Bundle]) -> None:

@@ -11,6 +11,7 @@ EARLIEST_START, LATEST_END, MIN_RPS; each scenario's ``minimum_rps``).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -98,8 +99,16 @@ def test_a_quiet_window_at_the_epoch_stays_quiet(
     anchor = EARLIEST_START.isoformat().replace("+00:00", "Z")
     request = {**QUICK, "scenario": "normal_load", "time_anchor": anchor}
     bundle = _same_bundle_with_both_engines(request, tmp_path, monkeypatch)
-    assert "Probe failed" not in (bundle / STREAM_FILES["k8s"]).read_text()
-    assert "Connection is not available" not in (bundle / STREAM_FILES["api"]).read_text()
+    truth = json.loads((bundle / "ground_truth.json").read_text())
+    herrings = {d["pointer"]["signal"] for d in truth["distractors"]}
+    # A red herring's pool blip (an operator's DDL waiting for a lock) may bring both;
+    # the quiet pool itself never does.
+    if "distractor.pool_blip" not in herrings:
+        assert (
+            '"Probe failed" probeType="Readiness" pod="shop/'
+            not in (bundle / STREAM_FILES["k8s"]).read_text()
+        )
+        assert "Connection is not available" not in (bundle / STREAM_FILES["api"]).read_text()
     earlier = {**request, "time_anchor": EARLIEST_START - timedelta(microseconds=1)}
     with pytest.raises(GenerationError) as err:
         make_request(**earlier)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rca.config import ENTRY_KEY
-from rca.seed import docs, scenarios
+from rca.seed import distractors, docs, scenarios
 from rca.seed.mock_incident_generator import GenerationRequest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,13 @@ def test_the_check_command_passes_on_the_repository() -> None:
 def test_the_blocks_name_every_scenario_and_request_field() -> None:
     texts, problems = docs.regenerated()
     assert problems == []
-    readme, spec, config = (texts[ROOT / file] for file, _ in docs.BLOCKS.values())
+    readme, spec, config = (
+        texts[ROOT / file]
+        for file in ("README.md", "specs/001-build-realistic-mock/spec.md", "config/README.md")
+    )
+    assert {ROOT / file for file, _ in docs.BLOCKS.values()} == set(texts)
+    for did in distractors.distractor_ids():
+        assert f"| `{did}` | {distractors.get(did).title} |" in readme
     fr005 = spec.split("<!-- /generated:fr-005 -->")[0].split("FR-005")[-1]
     default_set = fr005.split("Registered beyond v0")[0]
     for sid in scenarios.scenario_ids():

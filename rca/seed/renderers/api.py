@@ -342,6 +342,15 @@ class ApiRenderer(Renderer):
             self._startup(pod, t, f.data["version"], f.data["ready_us"])
         elif f.kind == "shutdown":
             self._shutdown(pod, t)
+        elif f.kind == "app_log":
+            # A line of the application's own (not a request's), with its stack trace
+            # as continuation lines: all drawn by the plan (rca/seed/distractors).
+            d = f.data
+            text = self._line(pod, t, d["level"], d["thread"], d["logger"], d["message"])
+            trace = d.get("trace", ())
+            if trace:
+                text += "\n" + self._cont(pod, ["", *trace])
+            self.out.add(t, text, tuple(d.get("signals", ())))
 
     def _startup(self, pod: Pod, t: int, version: str, ready_us: int) -> None:
         boot = ready_us - t

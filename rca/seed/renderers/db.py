@@ -16,6 +16,7 @@ Statements carry sqlcommenter comments, so a slow query names the trace that ran
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 from .. import _timefmt as tf
 from .._catalog import Query
@@ -301,6 +302,42 @@ class DbRenderer(Renderer):
             )
             for dt, text, keys in lines:
                 self.out.add(t + dt, text, keys)
+
+        elif f.kind == "session":
+            self._session(t, f.data)
+
+    def _session(self, t: int, d: dict[str, Any]) -> None:
+        """A client session other than the pool's (a BI tool, an operator's psql): its
+        connection, its ``entries`` (offset from ``t``, the message after the prefix,
+        extra lines such as ``STATEMENT:`` that share the prefix) and its end. Only the
+        backend PID and port come from this stream's generator."""
+        rng = self.rng
+        user, host = d["user"], d["host"]
+        pid = self._pid(t)
+        port = rng.between(33000, 60999)
+        signals = tuple(d.get("signals", ()))
+        self.out.add(
+            t, f"{self._p(t, pid, UNKNOWN)}LOG:  connection received: host={host} port={port}"
+        )
+        ta = t + 1_800
+        self.out.add(
+            ta,
+            f"{self._p(ta, pid, user)}LOG:  connection authorized: user={user} "
+            f"database={DB_DATABASE} application_name={d['application']}",
+        )
+        end = ta
+        for dt, message, extra in d["entries"]:
+            ts = t + dt
+            p = self._p(ts, pid, user)
+            message = message.replace("{pid}", str(pid))  # e.g. a temporary file's name
+            self.out.add(ts, "\n".join([p + message, *(p + x for x in extra)]), signals)
+            end = max(end, ts)
+        te = end + 2_000
+        self.out.add(
+            te,
+            f"{self._p(te, pid, user)}LOG:  disconnection: session time: {_session(te - t)} "
+            f"user={user} database={DB_DATABASE} host={host} port={port}",
+        )
 
     # ------------------------------------------------------------------ noise
     def tick(self, t_us: int) -> None:

@@ -21,9 +21,18 @@ IMAGE = "registry.example.com/shop/orders-api"
 EVENT_SRC = "event.go:389"
 
 
+def _signals(d: dict[str, object]) -> tuple[str, ...]:
+    keys = d.get("signals", ())
+    assert isinstance(keys, (list, tuple))
+    return tuple(str(k) for k in keys)
+
+
 def _q(value: str) -> str:
     """A klog string value: Go ``%q`` quoting."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+klog_quote = _q  # for plans that write kubelet messages (``kubelet_line`` facts)
 
 
 class K8sRenderer(Renderer):
@@ -476,6 +485,46 @@ class K8sRenderer(Renderer):
             self._cm_event(t3, name, "Job", "batch/v1", "Completed", "Job completed"),
             ("k8s.job_completed",),
         )
+
+    # ------------------------------------------------------------------ workloads off the request path
+    # Red herrings (rca/seed/distractors) describe other workloads' events fully drawn
+    # in their plan; the renderer only knows whose PID and header each line gets, so
+    # these draw nothing from this stream's generator.
+    def _source_pid(self, source: str, node: str | None) -> int:
+        if source == "kubelet":
+            assert node is not None
+            return self.nodes[node].kubelet_pid
+        if source == "scheduler":
+            return self.ctx.stack.scheduler_pid
+        if source == "node":  # node-problem-detector's kernel-monitor events, as above
+            return 1
+        return self.ctx.stack.controller_pid
+
+    def _f_object_event(self, t: int, d: dict[str, object]) -> None:
+        """An ``"Event occurred"`` line about any object: ``source`` (kubelet of
+        ``node``, controller, scheduler or node), ``ns`` ("" for cluster-scoped), ``name``,
+        ``object_kind``, ``api``, ``type``, ``reason``, ``message``, ``field_path``, ``signals``."""
+        node = d.get("node")
+        pid = self._source_pid(str(d["source"]), None if node is None else str(node))
+        line = self._event(
+            t,
+            pid,
+            str(d["ns"]),
+            str(d["name"]),
+            str(d["object_kind"]),
+            str(d["api"]),
+            str(d["type"]),
+            str(d["reason"]),
+            str(d["message"]),
+            str(d.get("field_path", "")),
+        )
+        self.out.add(t, line, _signals(d))
+
+    def _f_kubelet_line(self, t: int, d: dict[str, object]) -> None:
+        """One of kubelet's own klog lines on ``node``: ``level``, ``src``, ``msg``."""
+        node = self.nodes[str(d["node"])]
+        line = self._klog(t, str(d["level"]), node.kubelet_pid, str(d["src"]), str(d["msg"]))
+        self.out.add(t, line, _signals(d))
 
     # ------------------------------------------------------------------ noise
     def background(self, t0_us: int, t1_us: int) -> None:

@@ -1,0 +1,143 @@
+"""An operator's DDL queues for a lock on ``orders``: a short pool-timeout blip.
+
+Story: an operator runs ``ALTER TABLE public.orders ADD COLUMN ...`` from psql with a
+``lock_timeout``. The ALTER needs an ACCESS EXCLUSIVE lock, waits behind an open
+transaction, and every statement on ``orders`` queues behind the ALTER (PostgreSQL
+grants locks in order). For those seconds orders-api's order requests hold their
+pooled connections doing nothing; once ``maximum-pool-size`` of them wait, HikariCP
+times out further requests after 5 s (500s), the mesh answers 504 for those waiting
+past its 8 s route timeout, readiness probes see no free connection. Then the lock
+timeout fires and the ALTER is cancelled (or, at "hard" as often, the blocker commits
+and the ALTER runs), the queued statements complete and everything recovers: traffic
+never changed.
+
+The physics is the shared simulation's: this herring only multiplies the plan's
+``db_time`` on the ``orders`` statements while the lock queue stands (composing with
+the scenario's hook), so every layer tells the same story. How long the queue stands
+is chosen from the traffic model: the time a pool takes to fill (order requests per
+pod per second) plus a few seconds of full pool, so that a handful of HikariCP
+timeouts follow, never a minute of them. A hook multiplies a statement's drawn time,
+so the queued statements complete spread around the cancel rather than at its
+instant: an additive delay would need the compiled core's request path (issue #13).
+
+Formats: ``log_statement = 'ddl'`` logs the ALTER when it starts, and a lock timeout
+is ``ERROR:  canceling statement due to lock timeout`` with its ``STATEMENT:``
+(PostgreSQL src/backend/tcop/postgres.c, ProcessInterrupts), under the prefix
+``renderers/db.py`` writes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._catalog import ENDPOINTS
+from .._timefmt import US
+from ..scenarios import Plan, PlanContext
+from ..scenarios._base import API_SHARE, endpoint_share
+from ._base import Chance, Distractor, pick_time, signal_key
+
+KEY = signal_key("pool_blip")
+ORDERS_ENDPOINTS = tuple(e.key for e in ENDPOINTS if " orders " in f" {e.query.sql} ")
+ORDERS_QUERIES = {e.query.key: e.query.median_ms for e in ENDPOINTS if e.key in ORDERS_ENDPOINTS}
+DDL = "ALTER TABLE public.orders ADD COLUMN gift_note text"
+LONGEST_US = 60 * US  # an operator's lock_timeout stays under a minute
+
+
+class PoolBlip(Distractor):
+    id = "pool_blip"
+    title = "An operator's DDL queues for a lock on orders: a short HikariCP timeout blip"
+    imitates = "resource_exhaustion"
+    probability = Chance(standard=0.4, hard=0.8)
+    why_not_root_cause = (
+        "the pool timeouts last seconds, only while an operator's ALTER TABLE on orders "
+        "waits for its lock; they stop when the lock queue clears (the ALTER cancelled by "
+        "its lock timeout, or done), traffic never rose and everything recovers by itself"
+    )
+    # The simulation's own keys this blip can produce, so it joins no scenario whose
+    # label points with one of them (distractors.eligible).
+    signal_keys = (
+        KEY,
+        "api.hikari_timeout",
+        "api.error_500",
+        "api.stacktrace",
+        "api.access_5xx",
+        "api.slow_request",
+        *(f"db.slow.{q}" for q in sorted(ORDERS_QUERIES)),
+        "db.temp_file",
+        "mesh.500.-",
+        "mesh.500.URX",
+        "mesh.504.UT",
+        "mesh.retried",
+        "mesh.slow",
+        "ui.500",
+        "ui.504",
+        "ui.slow",
+        "k8s.readiness_timeout",
+        "k8s.readiness_timeout.event",
+        # A pool that fills early stays full past three probes: out of rotation, back.
+        "k8s.pod_not_ready",
+        "k8s.pod_ready",
+        *(
+            f"exemplar.{k}.{s}"
+            for k in ("pool_timeout", "slow_query", "ut")
+            for s in ("api", "mesh", "ui")
+        ),
+        "exemplar.slow_query.db",
+    )
+
+    def plan(self, ctx: PlanContext, plan: Plan) -> None:
+        rng = ctx.rng
+        pods = max(1, len(ctx.stack.api_pods))
+        per_pod = ctx.rps * API_SHARE * endpoint_share(*ORDERS_ENDPOINTS) / pods
+        fill_us = plan.pool_size / max(per_pod, 1e-9) * US
+        # Seconds of full pool: past the 5 s connection-timeout, mostly under the three
+        # probe periods that take a pod out of rotation. Statements queued first may
+        # finish early (the hook scales each one's drawn time), so some blips at a low
+        # rate never fill the pool: a real blip's size depends on the traffic too.
+        full_s = rng.uniform(6.0, 14.0) if ctx.difficulty != "hard" else rng.uniform(12.0, 19.0)
+        stall_us = min(LONGEST_US, int(fill_us + full_s * US))
+        lock_timeout_s = math.ceil(stall_us / US)
+        stall_us = lock_timeout_s * US
+        # The ALTER queues at `start`; its lock_timeout runs from then.
+        start = pick_time(ctx, plan, span_us=stall_us + 30 * US)
+        end = start + stall_us
+        inner = plan.db_time
+
+        def db_time(t: int, key: str) -> float:
+            base = inner(t, key)
+            median_us = ORDERS_QUERIES.get(key)
+            if median_us is None or not start <= t < end:
+                return base
+            # Queued behind the ALTER: the statement runs once the lock queue clears.
+            return base * (1.0 + (end - t) / (median_us * 1000.0))
+
+        plan.db_time = db_time
+        host = rng.pick(ctx.stack.nodes).pod_ip(rng)  # the operator's toolbox pod
+        opened = start - int(rng.uniform(3.0, 20.0) * US)  # psql connects first
+        # How the queue clears: the lock timeout cancels the ALTER, or (at "hard", as
+        # often) the blocking transaction ends first and the ALTER runs, its duration
+        # over log_min_duration_statement.
+        ending: tuple[int, str, list[str]]
+        if ctx.difficulty == "hard" and rng.chance(0.5):
+            # Adding a nullable column is a catalog change: milliseconds once locked.
+            done = end + int(rng.uniform(0.5, 40.0) * 1000)
+            ms = (done - start) / 1000
+            # Already logged by log_statement: the duration comes alone (postgres.c,
+            # check_log_duration).
+            ending = (done - opened, f"LOG:  duration: {ms:.3f} ms", [])
+        else:
+            ending = (
+                end - opened,
+                "ERROR:  canceling statement due to lock timeout",
+                [f"STATEMENT:  {DDL}"],
+            )
+        plan.add(
+            opened,
+            "db",
+            "session",
+            user="dba",
+            host=host,
+            application="psql",
+            entries=[(start - opened, f"LOG:  statement: {DDL}", []), ending],
+            signals=[KEY],
+        )
