@@ -243,7 +243,8 @@ def majority_answer() -> str:
     incidents = [(sid, spec) for sid, spec in specs if spec.fault_type != "none"]
     counts = Counter(spec.fault_type for _sid, spec in incidents)
     _sid, spec = min(incidents, key=lambda p: (-counts[p[1].fault_type], p[0]))
-    return spec.root_cause
+    # Without a bundle there is no drawn value (a release, an index name) to fill in.
+    return re.sub(r" ?\{[a-z_]+\}", "", spec.root_cause)
 
 
 def majority_prior(view: BlindView) -> BrainReport:

@@ -74,7 +74,12 @@ def test_baselines_are_deterministic(tmp_path: Path, bundles: dict[str, Path]) -
 
 
 def test_majority_answer_is_a_known_root_cause(truths: dict[str, GroundTruth]) -> None:
-    assert majority_answer() in {t.root_cause for t in truths.values() if t.incident}
+    # The label's root cause less the values each bundle drew (a release number).
+    answer = majority_answer()
+    assert "{" not in answer
+    assert any(
+        set(answer.split()) <= set(t.root_cause.split()) for t in truths.values() if t.incident
+    )
 
 
 def _first_line_with(bundle: Path, file: str, signature: str) -> int | None:

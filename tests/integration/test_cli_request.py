@@ -25,6 +25,7 @@ FLAGS: dict[str, Any] = request_for(
     threshold=0.55,
     threshold_override=0.85,
     api_replicas=5,
+    difficulty="hard",
 )
 
 

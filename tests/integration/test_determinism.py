@@ -32,11 +32,11 @@ BUNDLE_FILES = (*STREAM_FILES.values(), "ground_truth.json", "manifest.json")
 # 30 min, 2.5 rps) -> bundle id, a hash of the whole request. Pinned: ids are how results
 # are matched to labels, so they must never drift with a refactoring.
 EXPECTED_IDS = {
-    "normal_load": "mock-c83ba1149668",
-    "db_connection_pool_exhaustion": "mock-5593f3696737",
-    "slow_query_regression": "mock-e76aad17311e",
-    "bad_api_rollout": "mock-c3b06f63a104",
-    "pod_oom_restart_loop": "mock-e3d4ffbbaac7",
+    "normal_load": "mock-d47a436dceda",
+    "db_connection_pool_exhaustion": "mock-4dcc3efc0acc",
+    "slow_query_regression": "mock-5db6d838c780",
+    "bad_api_rollout": "mock-9abd2bc7be6c",
+    "pod_oom_restart_loop": "mock-bba72e777d13",
 }
 
 

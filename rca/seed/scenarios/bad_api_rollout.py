@@ -86,7 +86,8 @@ class BadApiRollout(Scenario):
     v0 = True
     expect = Expect(
         paraphrase=Paraphrase(
-            title="Bad rollout: orders-api 1.9.0 throws a NullPointerException on every discount",
+            title="Bad rollout: the new orders-api release throws a NullPointerException on "
+            "every discount",
             summary="new release of the API pods; rolled back later",
             file="api_logs.log",
             signature="java.lang.NullPointerException",
@@ -94,9 +95,9 @@ class BadApiRollout(Scenario):
         commented_sql=True,
         probe_failures=True,
         matching_paraphrases=(
-            "Bad deploy of orders-api 1.9.0",
-            "Faulty release 1.9.0: NPE in DiscountCalculator",
-            "Regression introduced by the orders-api v1.9.0 rollout",
+            "Bad rollout of the new orders-api release",
+            "Faulty release: NPE in DiscountCalculator",
+            "Regression in new version of orders-api",
             "java.lang.NullPointerException in orders-api",
         ),
     )
