@@ -185,7 +185,6 @@ class BadApiRollout(Scenario):
             confidence=(0.7, 1.0),
             # Wordings of the fault family; no drawn name (see LabelSpec.synonyms).
             synonyms=(
-                "bad deployment",
                 "bad deploy",
                 "bad rollout",
                 "bad release",

@@ -177,7 +177,6 @@ class PodOomRestartLoop(Scenario):
             confidence=(0.7, 1.0),
             # Wordings of the fault family; no drawn name (see LabelSpec.synonyms).
             synonyms=(
-                "memory leak",
                 "leaking memory",
                 "heap leak",
                 "memory exhaustion",
