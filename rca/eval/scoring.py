@@ -15,42 +15,74 @@ Input
     (``confidence`` outside 0..1, a ref that is not a string ...).
 
 Prediction
-    Brain report: the hypothesis with the highest ``confidence`` (first one on a tie);
-    its ``title`` is the predicted root cause, ``title + summary`` is the text for
-    component credit, its ``evidence_refs`` are the evidence (other hypotheses' refs are
-    ignored). An empty ``hypotheses`` list, a ``status`` of ``no_incident``, ``healthy``,
+    Brain report: the hypotheses are ranked by ``confidence``, highest first (a stable
+    sort: ties keep the order given); the first one is the prediction: its ``title`` is
+    the predicted root cause, its optional ``fault_type`` (closed vocabulary: every
+    incident scenario's ``label().fault_type``, :func:`rca.eval.matching.fault_types`;
+    anything else is ``INVALID_REPORT`` naming the allowed values) and ``component`` are
+    structured answers, ``title + component + summary`` is the text for component
+    credit, its ``evidence_refs`` are the evidence (other hypotheses' refs are ignored).
+    An empty ``hypotheses`` list, a ``status`` of ``no_incident``, ``healthy``,
     ``no_anomaly`` or ``nothing_found``, or a no-incident title (see
     :mod:`rca.eval.matching`) predicts *no incident*. Minimal answer: ``root_cause``,
-    ``confidence`` and ``evidence_refs`` directly; a no-incident ``root_cause`` (``none``,
-    ``no incident`` ...) predicts no incident.
+    ``confidence``, ``evidence_refs`` and the optional ``fault_type``/``component``
+    directly; a no-incident ``root_cause`` (``none``, ``no incident`` ...) predicts no
+    incident.
+
+Root cause of one hypothesis (:func:`judge`)
+    A ``fault_type``, when given, decides: equal to the label's ``fault_type``, a match
+    (``matched_by`` ``fault_type:<type>``); any other, ``ROOT_CAUSE_MISMATCH``, whatever
+    the title says. Without it the title is matched as free text
+    (:func:`rca.eval.matching.match_root_cause`): a title naming two or more fault
+    families is ``AMBIGUOUS_ROOT_CAUSE`` (no root-cause credit), a negated mention names
+    nothing, a one-word generic title matches nothing.
 
 Threshold
     ``--threshold`` when given, else the label's ``threshold_override``, else its
     ``threshold_default``. A confidence passes when ``confidence >= threshold``.
 
+Confidence bounds
+    The label's ``confidence_target_min/max`` bound how sure a passing answer may be.
+    Incident label: the prediction's confidence must lie in ``min..max`` (0.7..1 for the
+    incident scenarios), whatever the threshold (a ``--threshold 0.5`` does not make 0.6
+    a pass) - else ``CONFIDENCE_OUT_OF_BOUNDS`` (only when the threshold was reached:
+    a confidence below it is ``CONFIDENCE_BELOW_THRESHOLD`` alone). No-incident label: an
+    incident hypothesis below the threshold still fails when its confidence is above
+    ``max`` (0.3 for ``normal_load``: a hedge of 0.5 is not "no incident").
+
 Evidence
     Each ref is checked against the bundle (:mod:`rca.eval.evidence`). A ref *hits* a
     label evidence pointer when it names the same file and line (or a range of at most 20
-    lines containing it) or the pointer's request id.
+    lines containing it) or the pointer's request id. A ref is *relevant*
+    (:func:`rca.eval.evidence.is_relevant`) when it is at most 20 lines, not a whole
+    file, and holds a line of the label's evidence, causal chain or first signal, or a
+    line of the root-cause layer's stream inside the incident window.
 
 Verdict for an incident label (all must hold to pass; every failed one is a reason code,
 in this order):
     * the prediction is an incident - else ``MISSED_INCIDENT``;
-    * the root cause matches (:mod:`rca.eval.matching`) - else ``ROOT_CAUSE_MISMATCH``;
-    * confidence >= threshold - else ``CONFIDENCE_BELOW_THRESHOLD``;
+    * the top hypothesis names the root cause - else ``AMBIGUOUS_ROOT_CAUSE`` (its title
+      names two or more families) or ``ROOT_CAUSE_MISMATCH``; a right answer at rank 2 or
+      lower does not pass (it earns the ranked metrics below);
+    * confidence >= threshold - else ``CONFIDENCE_BELOW_THRESHOLD``; and inside the
+      label's bounds - else ``CONFIDENCE_OUT_OF_BOUNDS``;
     * at least one evidence ref - else ``NO_EVIDENCE``;
-    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``;
+    * at least one ref is relevant - else ``EVIDENCE_IRRELEVANT`` (one unrelated line, a
+      whole file or a 500-line range is not evidence).
     Hitting label evidence is not required to pass (the label points at the first line
     of each signal; a brain may rightly cite another line of it); it earns score.
 
 Verdict for the no-incident label (``normal_load``):
     * an incident predicted with confidence >= threshold - ``FALSE_ALARM``; an incident
-      hypothesis below the threshold is not an alarm, and "no incident" passes;
-    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+      hypothesis below the threshold but above the label's ``confidence_target_max`` -
+      ``CONFIDENCE_OUT_OF_BOUNDS``; "no incident" passes;
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE`` (relevance does not
+      apply: there is no incident to evidence).
 
 Score (0..1, rounded to 4 places), incident labels::
 
-    0.5 * root_cause           1 if matched, else 0
+    0.5 * root_cause           1 if the top hypothesis matched, else 0
   + 0.2 * layer_component      1 component or fault type named, 0.5 layer named, else 0
   + 0.2 * evidence_recall      label evidence pointers hit / label evidence pointers
   + 0.1 * first_signal_timing  1 if a ref hits the label's first_signal pointer; else
@@ -61,6 +93,17 @@ Score (0..1, rounded to 4 places), incident labels::
 
 No-incident label: 1.0 for a no-incident prediction, else ``1 - confidence``; only the
 ``root_cause`` part is reported, the others are null.
+
+Ranked metrics (``ranked``; incident labels only, null for the control), as RCAEval
+defines them (``AC@k``: 1 if the true root cause is among the top k candidates;
+``Avg@k``: the mean of AC@1..AC@k; phamquiluan/RCAEval,
+``RCAEval/benchmark/evaluation.py``, ``Evaluator.accuracy``/``average``): over the ranked
+hypotheses, ``rank`` is the 1-based rank of the first one that names the root cause
+(:func:`judge`, the same rule as the verdict), ``ac_at_1``, ``ac_at_3`` and
+``avg_at_5``. A no-incident prediction ranks nothing right. They sit beside pass/fail:
+a right answer at rank 2 fails, with AC@1 0, AC@3 1 and Avg@5 0.8. ``expected`` names
+the label's answer (fault type, root cause, component, layer) for the evaluator; the
+scorer's output never goes into a blind export.
 
 Suites (``score-suite``) add ``NO_REPORT`` (no report file for a bundle) and
 ``INVALID_REPORT`` (an unusable report), both fails with score 0.
@@ -107,7 +150,8 @@ WEIGHTS: dict[str, float] = {
     "evidence_recall": 0.2,
     "first_signal_timing": 0.1,
 }
-# RCAEval's ranked accuracy: AC@k for k in 1..AVG_AT_K, averaged into Avg@5.
+# RCAEval's ranked accuracy (phamquiluan/RCAEval, RCAEval/benchmark/evaluation.py:
+# Evaluator counts int(answer in ranks[:k]) for k in 1..5; Avg@k = sum AC@1..AC@k / k).
 AVG_AT_K = 5
 TIMING_FULL_S = 60.0
 TIMING_ZERO_S = 600.0
