@@ -670,6 +670,14 @@ def format_result(r: EvaluationResult, expected: str | None = None) -> str:
     if r.incident:
         lines.append(
             f"  root cause: {'matched by ' + r.matched_by if r.matched_by else 'no match'}"
+            f" (expected fault type {r.expected.fault_type}"
+            f"{'; names ' + ', '.join(r.named_families) if r.named_families else ''})"
+        )
+    if r.ranked is not None:
+        rank = "none" if r.ranked.rank is None else str(r.ranked.rank)
+        lines.append(
+            f"  ranked: right answer at rank {rank}; AC@1 {r.ranked.ac_at_1:.0f}, "
+            f"AC@3 {r.ranked.ac_at_3:.0f}, Avg@5 {r.ranked.avg_at_5:.2f}"
         )
     lines.append(f"  reasons: {', '.join(r.reason_codes) if r.reason_codes else 'none'}")
     parts = r.score_parts.model_dump()
