@@ -216,6 +216,9 @@ def test_score_suite_exits_0_when_every_committed_fixture_passes(
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {*committed, "ALL"}
     assert {s["pass_rate"] for s in summary.values()} == {1.0}
+    # Ranked metrics beside the pass rate: incident scenarios only (null for the control).
+    assert summary["ALL"]["ac_at_1"] == summary["ALL"]["avg_at_5"] == 1.0
+    assert summary["normal_load"]["ac_at_1"] is None
 
 
 @pytest.fixture
