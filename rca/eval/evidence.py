@@ -14,6 +14,13 @@ A request id is in the bundle when it occurs as a 32-hex token (a run of exactly
 lower-case hex digits not touching another hex digit) in any stream; the index is built
 by scanning the stream files once, on the first request-id ref of a bundle. Trace ids
 are 32-hex too and are accepted the same way (they name the same request).
+
+Relevance (:func:`is_relevant`, incident labels): a ref in the bundle counts as evidence
+of the incident when it is narrow - a line, a range of at most
+:data:`MAX_RANGE_FOR_HITS` lines that is not the whole file, or a request id - and it
+holds a line of the label's ``evidence`` or ``causal_chain`` pointers, or a line of the
+root-cause layer's stream (``root_cause_layer`` -> its file) dated inside the incident
+window (``onset`` .. ``recovery``; to the end of the bundle when ``recovery`` is null).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rca.seed.mock_incident_generator import STREAM_FILES, EvidencePointer
+from rca.seed.mock_incident_generator import STREAM_FILES, EvidencePointer, GroundTruth
 
 STREAM_OF_FILE: dict[str, str] = {f: s for s, f in STREAM_FILES.items()}
 
@@ -34,8 +41,8 @@ _LINE_REF = re.compile(
 _ID_REF = re.compile(r"^(?:request[_-]?id\s*[:=]\s*)?(?P<id>[0-9a-fA-F]{32})$", re.IGNORECASE)
 _ID_TOKEN = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 
-# A range wider than this is checked for existence but hits no label pointer (citing a
-# whole file must not earn recall).
+# A range wider than this is checked for existence but hits no label pointer and is
+# never relevant (citing a whole file must not earn recall, nor count as evidence).
 MAX_RANGE_FOR_HITS = 20
 MAX_LINE_DIGITS = 18
 
@@ -170,6 +177,49 @@ def hits_pointer(result: RefResult, pointer: EvidencePointer) -> bool:
         and p.start <= pointer.line <= p.end
         and p.end - p.start < MAX_RANGE_FOR_HITS
     )
+
+
+def parse_instant(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def is_relevant(result: RefResult, truth: GroundTruth, index: BundleIndex) -> bool:
+    """Whether a checked ref counts as evidence of the label's incident (module rules)."""
+    if not result.in_bundle or not truth.incident:
+        return False
+    p = result.parsed
+    if p.kind in ("line", "range"):
+        assert p.file is not None
+        if p.end - p.start >= MAX_RANGE_FOR_HITS:
+            return False
+        if p.kind == "range" and p.start == 1 and p.end == index.line_count(p.file):
+            return False  # the whole file, however short
+    pointers = [*truth.evidence, *(e for step in truth.causal_chain for e in step.evidence)]
+    if truth.first_signal is not None:
+        pointers.append(truth.first_signal)
+    if any(hits_pointer(result, ptr) for ptr in pointers):
+        return True
+    window = truth.incident_window
+    layer = truth.root_cause_layer
+    if window is None or layer is None:
+        return False
+    onset, recovery = parse_instant(window.onset), parse_instant(window.recovery)
+    if onset is None:
+        return False
+    year = onset.year
+    for file, first, last in result.locations:
+        if STREAM_OF_FILE.get(file) != layer:
+            continue
+        for n in range(first, last + 1):
+            t = index.instant(file, n, year, near=onset)
+            if t is not None and onset <= t and (recovery is None or t <= recovery):
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------- line instants

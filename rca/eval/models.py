@@ -15,9 +15,11 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from rca.seed.mock_incident_generator import Artifact
+
+from .matching import fault_types
 
 Confidence = Annotated[
     float,
@@ -34,11 +36,42 @@ Ref = Annotated[
 Refs = Annotated[list[Ref], Field(strict=True)]
 Text = Annotated[str, Field(strict=True)]
 
+
+def _known_fault_type(value: str) -> str:
+    allowed = fault_types()
+    if value not in allowed:
+        raise ValueError(f"unknown fault_type; allowed: {', '.join(allowed)}")
+    return value
+
+
+# The closed vocabulary is the registry's: every incident scenario's label().fault_type
+# (rca.eval.matching.fault_types); the schema's enum is generated from it.
+FaultType = Annotated[
+    str,
+    Field(strict=True),
+    AfterValidator(_known_fault_type),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": fault_types(),
+            "description": "The fault family, from the closed vocabulary; when given it "
+            "decides the root-cause match instead of the title.",
+        }
+    ),
+]
+Component = Annotated[
+    str,
+    Field(strict=True, min_length=1, description="The faulty component, in words."),
+]
+
 ReasonCode = Literal[
     "ROOT_CAUSE_MISMATCH",
+    "AMBIGUOUS_ROOT_CAUSE",
     "CONFIDENCE_BELOW_THRESHOLD",
+    "CONFIDENCE_OUT_OF_BOUNDS",
     "NO_EVIDENCE",
     "EVIDENCE_NOT_IN_BUNDLE",
+    "EVIDENCE_IRRELEVANT",
     "FALSE_ALARM",
     "MISSED_INCIDENT",
     "NO_REPORT",
@@ -62,6 +95,8 @@ class Hypothesis(_Lenient):
     summary: Text = Field(default="", description="Explanation; used for component credit.")
     confidence: Confidence
     evidence_refs: Refs = Field(description="Where in the bundle the evidence is.")
+    fault_type: FaultType | None = None
+    component: Component | None = None
 
 
 class BrainReport(_Lenient):
@@ -85,6 +120,8 @@ class MinimalAnswer(_Lenient):
     )
     confidence: Confidence
     evidence_refs: Refs = Field(default_factory=list)
+    fault_type: FaultType | None = None
+    component: Component | None = None
 
 
 # ---------------------------------------------------------------------- results
@@ -98,6 +135,12 @@ class RefCheck(_Closed):
     hits: list[str] = Field(
         default_factory=list, description="Label evidence pointers (`file:line`) it hits."
     )
+    relevant: bool = Field(
+        default=False,
+        description="Counts as evidence of the incident: it holds a label evidence or causal "
+        "chain line, or a line of the root-cause layer's stream inside the incident window, "
+        "and is at most MAX_RANGE_FOR_HITS lines, not a whole file.",
+    )
 
 
 class ScoreParts(_Closed):
@@ -107,6 +150,27 @@ class ScoreParts(_Closed):
     layer_component: float | None = Field(default=None, ge=0.0, le=1.0)
     evidence_recall: float | None = Field(default=None, ge=0.0, le=1.0)
     first_signal_timing: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ExpectedAnswer(_Closed):
+    """The label's answer, for the evaluator (never part of a blind export)."""
+
+    fault_type: str
+    root_cause: str
+    component: str | None
+    layer: str | None
+
+
+class RankedMetrics(_Closed):
+    """RCAEval's ranked accuracy over the hypotheses ranked by confidence (ties: order
+    given); incident labels only."""
+
+    rank: int | None = Field(
+        ge=1, description="1-based rank of the first right hypothesis; null if none is."
+    )
+    ac_at_1: float = Field(ge=0.0, le=1.0)
+    ac_at_3: float = Field(ge=0.0, le=1.0)
+    avg_at_5: float = Field(ge=0.0, le=1.0, description="Mean of AC@1..AC@5.")
 
 
 class EvaluationResult(_Closed):
@@ -120,6 +184,14 @@ class EvaluationResult(_Closed):
     predicted_confidence: float | None
     matched_by: str | None = Field(
         default=None, description="Which rule matched the root cause (or 'no_incident')."
+    )
+    named_families: list[str] = Field(
+        default_factory=list,
+        description="Fault families the predicted root cause names (two or more: ambiguous).",
+    )
+    expected: ExpectedAnswer
+    ranked: RankedMetrics | None = Field(
+        default=None, description="AC@1, AC@3, Avg@5; null for the no-incident label."
     )
     threshold_used: float = Field(ge=0.0, le=1.0)
     threshold_source: Literal["cli", "label_override", "label_default"]

@@ -15,42 +15,74 @@ Input
     (``confidence`` outside 0..1, a ref that is not a string ...).
 
 Prediction
-    Brain report: the hypothesis with the highest ``confidence`` (first one on a tie);
-    its ``title`` is the predicted root cause, ``title + summary`` is the text for
-    component credit, its ``evidence_refs`` are the evidence (other hypotheses' refs are
-    ignored). An empty ``hypotheses`` list, a ``status`` of ``no_incident``, ``healthy``,
+    Brain report: the hypotheses are ranked by ``confidence``, highest first (a stable
+    sort: ties keep the order given); the first one is the prediction: its ``title`` is
+    the predicted root cause, its optional ``fault_type`` (closed vocabulary: every
+    incident scenario's ``label().fault_type``, :func:`rca.eval.matching.fault_types`;
+    anything else is ``INVALID_REPORT`` naming the allowed values) and ``component`` are
+    structured answers, ``title + component + summary`` is the text for component
+    credit, its ``evidence_refs`` are the evidence (other hypotheses' refs are ignored).
+    An empty ``hypotheses`` list, a ``status`` of ``no_incident``, ``healthy``,
     ``no_anomaly`` or ``nothing_found``, or a no-incident title (see
     :mod:`rca.eval.matching`) predicts *no incident*. Minimal answer: ``root_cause``,
-    ``confidence`` and ``evidence_refs`` directly; a no-incident ``root_cause`` (``none``,
-    ``no incident`` ...) predicts no incident.
+    ``confidence``, ``evidence_refs`` and the optional ``fault_type``/``component``
+    directly; a no-incident ``root_cause`` (``none``, ``no incident`` ...) predicts no
+    incident.
+
+Root cause of one hypothesis (:func:`judge`)
+    A ``fault_type``, when given, decides: equal to the label's ``fault_type``, a match
+    (``matched_by`` ``fault_type:<type>``); any other, ``ROOT_CAUSE_MISMATCH``, whatever
+    the title says. Without it the title is matched as free text
+    (:func:`rca.eval.matching.match_root_cause`): a title naming two or more fault
+    families is ``AMBIGUOUS_ROOT_CAUSE`` (no root-cause credit), a negated mention names
+    nothing, a one-word generic title matches nothing.
 
 Threshold
     ``--threshold`` when given, else the label's ``threshold_override``, else its
     ``threshold_default``. A confidence passes when ``confidence >= threshold``.
 
+Confidence bounds
+    The label's ``confidence_target_min/max`` bound how sure a passing answer may be.
+    Incident label: the prediction's confidence must lie in ``min..max`` (0.7..1 for the
+    incident scenarios), whatever the threshold (a ``--threshold 0.5`` does not make 0.6
+    a pass) - else ``CONFIDENCE_OUT_OF_BOUNDS`` (only when the threshold was reached:
+    a confidence below it is ``CONFIDENCE_BELOW_THRESHOLD`` alone). No-incident label: an
+    incident hypothesis below the threshold still fails when its confidence is above
+    ``max`` (0.3 for ``normal_load``: a hedge of 0.5 is not "no incident").
+
 Evidence
     Each ref is checked against the bundle (:mod:`rca.eval.evidence`). A ref *hits* a
     label evidence pointer when it names the same file and line (or a range of at most 20
-    lines containing it) or the pointer's request id.
+    lines containing it) or the pointer's request id. A ref is *relevant*
+    (:func:`rca.eval.evidence.is_relevant`) when it is at most 20 lines, not a whole
+    file, and holds a line of the label's evidence, causal chain or first signal, or a
+    line of the root-cause layer's stream inside the incident window.
 
 Verdict for an incident label (all must hold to pass; every failed one is a reason code,
 in this order):
     * the prediction is an incident - else ``MISSED_INCIDENT``;
-    * the root cause matches (:mod:`rca.eval.matching`) - else ``ROOT_CAUSE_MISMATCH``;
-    * confidence >= threshold - else ``CONFIDENCE_BELOW_THRESHOLD``;
+    * the top hypothesis names the root cause - else ``AMBIGUOUS_ROOT_CAUSE`` (its title
+      names two or more families) or ``ROOT_CAUSE_MISMATCH``; a right answer at rank 2 or
+      lower does not pass (it earns the ranked metrics below);
+    * confidence >= threshold - else ``CONFIDENCE_BELOW_THRESHOLD``; and inside the
+      label's bounds - else ``CONFIDENCE_OUT_OF_BOUNDS``;
     * at least one evidence ref - else ``NO_EVIDENCE``;
-    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``;
+    * at least one ref is relevant - else ``EVIDENCE_IRRELEVANT`` (one unrelated line, a
+      whole file or a 500-line range is not evidence).
     Hitting label evidence is not required to pass (the label points at the first line
     of each signal; a brain may rightly cite another line of it); it earns score.
 
 Verdict for the no-incident label (``normal_load``):
     * an incident predicted with confidence >= threshold - ``FALSE_ALARM``; an incident
-      hypothesis below the threshold is not an alarm, and "no incident" passes;
-    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE``.
+      hypothesis below the threshold but above the label's ``confidence_target_max`` -
+      ``CONFIDENCE_OUT_OF_BOUNDS``; "no incident" passes;
+    * every ref is in the bundle - else ``EVIDENCE_NOT_IN_BUNDLE`` (relevance does not
+      apply: there is no incident to evidence).
 
 Score (0..1, rounded to 4 places), incident labels::
 
-    0.5 * root_cause           1 if matched, else 0
+    0.5 * root_cause           1 if the top hypothesis matched, else 0
   + 0.2 * layer_component      1 component or fault type named, 0.5 layer named, else 0
   + 0.2 * evidence_recall      label evidence pointers hit / label evidence pointers
   + 0.1 * first_signal_timing  1 if a ref hits the label's first_signal pointer; else
@@ -61,6 +93,17 @@ Score (0..1, rounded to 4 places), incident labels::
 
 No-incident label: 1.0 for a no-incident prediction, else ``1 - confidence``; only the
 ``root_cause`` part is reported, the others are null.
+
+Ranked metrics (``ranked``; incident labels only, null for the control), as RCAEval
+defines them (``AC@k``: 1 if the true root cause is among the top k candidates;
+``Avg@k``: the mean of AC@1..AC@k; phamquiluan/RCAEval,
+``RCAEval/benchmark/evaluation.py``, ``Evaluator.accuracy``/``average``): over the ranked
+hypotheses, ``rank`` is the 1-based rank of the first one that names the root cause
+(:func:`judge`, the same rule as the verdict), ``ac_at_1``, ``ac_at_3`` and
+``avg_at_5``. A no-incident prediction ranks nothing right. They sit beside pass/fail:
+a right answer at rank 2 fails, with AC@1 0, AC@3 1 and Avg@5 0.8. ``expected`` names
+the label's answer (fault type, root cause, component, layer) for the evaluator; the
+scorer's output never goes into a blind export.
 
 Suites (``score-suite``) add ``NO_REPORT`` (no report file for a bundle) and
 ``INVALID_REPORT`` (an unusable report), both fails with score 0.
@@ -81,12 +124,21 @@ from pydantic import ValidationError
 from rca.seed.mock_incident_generator import GROUND_TRUTH_FILE, MANIFEST_FILE, GroundTruth
 
 from ._files import UnreadableFile, read_regular_file
-from .evidence import BundleIndex, RefResult, check_ref, hits_pointer
+from .evidence import (
+    BundleIndex,
+    RefResult,
+    check_ref,
+    hits_pointer,
+    is_relevant,
+    parse_instant,
+)
 from .matching import component_credit, is_no_incident, match_root_cause
 from .models import (
     BrainReport,
     EvaluationResult,
+    ExpectedAnswer,
     MinimalAnswer,
+    RankedMetrics,
     ReasonCode,
     RefCheck,
     ScoreParts,
@@ -98,6 +150,9 @@ WEIGHTS: dict[str, float] = {
     "evidence_recall": 0.2,
     "first_signal_timing": 0.1,
 }
+# RCAEval's ranked accuracy (phamquiluan/RCAEval, RCAEval/benchmark/evaluation.py:
+# Evaluator counts int(answer in ranks[:k]) for k in 1..5; Avg@k = sum AC@1..AC@k / k).
+AVG_AT_K = 5
 TIMING_FULL_S = 60.0
 TIMING_ZERO_S = 600.0
 # The report contract's limits (specs/001-build-realistic-mock/contracts/README.md);
@@ -308,13 +363,24 @@ def resolve_threshold(truth: GroundTruth, cli: float | None) -> tuple[float, Thr
 
 # ---------------------------------------------------------------------- prediction
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """One hypothesis as the scorer reads it: what it names and how sure it is."""
+
+    title: str
+    fault_type: str | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     shape: Literal["brain", "minimal"]
     incident: bool
     root_cause: str | None
-    text: str  # root cause + summary, for component credit
+    fault_type: str | None
+    text: str  # root cause + component + summary, for component credit
     confidence: float | None
     refs: list[str]
+    ranked: list[Candidate]  # by confidence, highest first; ties in the order given
 
 
 def predict(report: Report, truth: GroundTruth) -> Prediction:
@@ -324,26 +390,80 @@ def predict(report: Report, truth: GroundTruth) -> Prediction:
             "minimal",
             not is_no_incident(report.root_cause, extra),
             report.root_cause,
-            report.root_cause,
+            report.fault_type,
+            f"{report.root_cause}\n{report.component or ''}",
             report.confidence,
             list(report.evidence_refs),
+            [Candidate(report.root_cause, report.fault_type, report.confidence)],
         )
     if not report.hypotheses:
-        return Prediction("brain", False, None, "", None, [])
-    top = report.hypotheses[0]
-    for h in report.hypotheses[1:]:
-        if h.confidence > top.confidence:
-            top = h
+        return Prediction("brain", False, None, None, "", None, [], [])
+    # sorted() is stable: a tie keeps the order given, so the first one given leads.
+    ranked = sorted(report.hypotheses, key=lambda h: -h.confidence)
+    top = ranked[0]
     status = (report.status or "").strip().lower().replace("-", "_").replace(" ", "_")
     incident = status not in NO_INCIDENT_STATUSES and not is_no_incident(top.title, extra)
     return Prediction(
         "brain",
         incident,
         top.title,
-        f"{top.title}\n{top.summary}",
+        top.fault_type,
+        f"{top.title}\n{top.component or ''}\n{top.summary}",
         top.confidence,
         list(top.evidence_refs),
+        [Candidate(h.title, h.fault_type, h.confidence) for h in ranked],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    matched_by: str | None
+    named: tuple[str, ...]
+    ambiguous: bool
+
+
+def judge(title: str, fault_type: str | None, truth: GroundTruth) -> Judgement:
+    """Whether one hypothesis names the label's root cause. A structured ``fault_type``
+    decides (right: a match; wrong: a mismatch, whatever the title says); else the
+    title's free text (:func:`rca.eval.matching.match_root_cause`)."""
+    if fault_type is not None:
+        right = fault_type == truth.fault_type
+        return Judgement(f"fault_type:{fault_type}" if right else None, (fault_type,), False)
+    m = match_root_cause(title, truth)
+    return Judgement(m.matched_by, m.named, m.ambiguous)
+
+
+def ranked_metrics(pred: Prediction, truth: GroundTruth) -> RankedMetrics | None:
+    """RCAEval's AC@k (1 if a right hypothesis is among the top k) and Avg@5 (the mean of
+    AC@1..AC@5) over the ranked hypotheses; None for the no-incident label. A report
+    that predicts no incident ranks nothing right."""
+    if not truth.incident:
+        return None
+    rank = None
+    if pred.incident:
+        for i, c in enumerate(pred.ranked, start=1):
+            if judge(c.title, c.fault_type, truth).matched_by is not None:
+                rank = i
+                break
+
+    def ac(k: int) -> float:
+        return 1.0 if rank is not None and rank <= k else 0.0
+
+    avg = sum(ac(k) for k in range(1, AVG_AT_K + 1)) / AVG_AT_K
+    return RankedMetrics(rank=rank, ac_at_1=ac(1), ac_at_3=ac(3), avg_at_5=round(avg, 4))
+
+
+def expected_answer(truth: GroundTruth) -> ExpectedAnswer:
+    return ExpectedAnswer(
+        fault_type=truth.fault_type,
+        root_cause=truth.root_cause,
+        component=truth.root_cause_component,
+        layer=truth.root_cause_layer,
+    )
+
+
+def _in_bounds(conf: float | None, truth: GroundTruth) -> bool:
+    return conf is not None and (truth.confidence_target_min <= conf <= truth.confidence_target_max)
 
 
 # ---------------------------------------------------------------------- scoring
@@ -356,15 +476,6 @@ def _timing(t: datetime | None, first: datetime | None) -> float:
     if delta >= TIMING_ZERO_S:
         return 0.0
     return round(1.0 - (delta - TIMING_FULL_S) / (TIMING_ZERO_S - TIMING_FULL_S), 4)
-
-
-def _parse_at(at: str | None) -> datetime | None:
-    if at is None:
-        return None
-    try:
-        return datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def evaluate(
@@ -386,9 +497,11 @@ def evaluate(
     pointers = list(truth.evidence)
     hit_keys: set[tuple[str, int]] = set()
     checks: list[RefCheck] = []
+    relevant: list[bool] = []
     for res in checked:
         hits = [p for p in pointers if hits_pointer(res, p)]
         hit_keys |= {(p.file, p.line) for p in hits}
+        relevant.append(is_relevant(res, truth, index))
         checks.append(
             RefCheck(
                 ref=res.parsed.ref,
@@ -396,17 +509,22 @@ def evaluate(
                 in_bundle=res.in_bundle,
                 detail=res.detail,
                 hits=[f"{p.file}:{p.line}" for p in hits],
+                relevant=relevant[-1],
             )
         )
     invalid = any(not r.in_bundle for r in checked)
     reasons: list[ReasonCode] = []
     matched_by: str | None = None
+    named: tuple[str, ...] = ()
     conf = pred.confidence
 
     if not truth.incident:
         alarm = pred.incident and conf is not None and conf >= thr
         if alarm:
             reasons.append("FALSE_ALARM")
+        elif pred.incident and not _in_bounds(conf, truth):
+            # Below the threshold, yet more sure of an incident than the label allows.
+            reasons.append("CONFIDENCE_OUT_OF_BOUNDS")
         if invalid:
             reasons.append("EVIDENCE_NOT_IN_BUNDLE")
         value = 1.0 if not pred.incident else round(1.0 - (conf or 0.0), 4)
@@ -415,21 +533,28 @@ def evaluate(
         score = value
     else:
         if pred.incident:
-            matched_by = match_root_cause(pred.root_cause or "", truth)
+            j = judge(pred.root_cause or "", pred.fault_type, truth)
+            matched_by, named = j.matched_by, j.named
+            if j.ambiguous:
+                reasons.append("AMBIGUOUS_ROOT_CAUSE")
+            elif matched_by is None:
+                reasons.append("ROOT_CAUSE_MISMATCH")
         else:
             matched_by = "no_incident"
             reasons.append("MISSED_INCIDENT")
         root_ok = pred.incident and matched_by is not None
-        if pred.incident and not root_ok:
-            reasons.append("ROOT_CAUSE_MISMATCH")
         if pred.incident and (conf is None or conf < thr):
             reasons.append("CONFIDENCE_BELOW_THRESHOLD")
+        elif pred.incident and not _in_bounds(conf, truth):
+            reasons.append("CONFIDENCE_OUT_OF_BOUNDS")
         if pred.incident and not pred.refs:
             reasons.append("NO_EVIDENCE")
         if invalid:
             reasons.append("EVIDENCE_NOT_IN_BUNDLE")
+        if pred.incident and pred.refs and not invalid and not any(relevant):
+            reasons.append("EVIDENCE_IRRELEVANT")
         first = truth.first_signal
-        first_at = _parse_at(first.at) if first is not None else None
+        first_at = parse_instant(first.at) if first is not None else None
         year = first_at.year if first_at is not None else 1970
         instants = [
             t
@@ -459,6 +584,9 @@ def evaluate(
         predicted_root_cause=pred.root_cause,
         predicted_confidence=conf,
         matched_by=matched_by,
+        named_families=list(named),
+        expected=expected_answer(truth),
+        ranked=ranked_metrics(pred, truth),
         threshold_used=thr,
         threshold_source=source,
         pass_fail="fail" if reasons else "pass",
@@ -499,6 +627,10 @@ def unusable_result(
         reason_codes=[reason],
         score=0.0,
         score_parts=ScoreParts(root_cause=0.0),
+        expected=expected_answer(truth),
+        ranked=RankedMetrics(rank=None, ac_at_1=0.0, ac_at_3=0.0, avg_at_5=0.0)
+        if truth.incident
+        else None,
         label_evidence_total=len(truth.evidence),
         error=error,
     )
@@ -538,6 +670,14 @@ def format_result(r: EvaluationResult, expected: str | None = None) -> str:
     if r.incident:
         lines.append(
             f"  root cause: {'matched by ' + r.matched_by if r.matched_by else 'no match'}"
+            f" (expected fault type {r.expected.fault_type}"
+            f"{'; names ' + ', '.join(r.named_families) if r.named_families else ''})"
+        )
+    if r.ranked is not None:
+        rank = "none" if r.ranked.rank is None else str(r.ranked.rank)
+        lines.append(
+            f"  ranked: right answer at rank {rank}; AC@1 {r.ranked.ac_at_1:.0f}, "
+            f"AC@3 {r.ranked.ac_at_3:.0f}, Avg@5 {r.ranked.avg_at_5:.2f}"
         )
     lines.append(f"  reasons: {', '.join(r.reason_codes) if r.reason_codes else 'none'}")
     parts = r.score_parts.model_dump()

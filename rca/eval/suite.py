@@ -47,6 +47,12 @@ RESULT_COLUMNS = [
     "predicted_root_cause",
     "predicted_confidence",
     "matched_by",
+    "named_families",
+    "expected_fault_type",
+    "rank",
+    "ac_at_1",
+    "ac_at_3",
+    "avg_at_5",
     "threshold_used",
     "threshold_source",
     "reason_codes",
@@ -54,6 +60,10 @@ RESULT_COLUMNS = [
     "label_evidence_total",
     "error",
 ]
+
+
+# RCAEval's ranked accuracy per bundle (rca.eval.scoring.ranked_metrics).
+RANKED_COLUMNS = ["ac_at_1", "ac_at_3", "avg_at_5"]
 
 
 def find_bundles(suite_dir: str | Path) -> list[Path]:
@@ -86,6 +96,13 @@ def result_row(r: EvaluationResult) -> dict[str, Any]:
         "predicted_root_cause": r.predicted_root_cause,
         "predicted_confidence": r.predicted_confidence,
         "matched_by": r.matched_by,
+        "named_families": ";".join(r.named_families),
+        "expected_fault_type": r.expected.fault_type,
+        # Ranked metrics exist for incident labels only (NaN in the table otherwise).
+        "rank": r.ranked.rank if r.ranked is not None else None,
+        "ac_at_1": r.ranked.ac_at_1 if r.ranked is not None else None,
+        "ac_at_3": r.ranked.ac_at_3 if r.ranked is not None else None,
+        "avg_at_5": r.ranked.avg_at_5 if r.ranked is not None else None,
         "threshold_used": r.threshold_used,
         "threshold_source": r.threshold_source,
         "reason_codes": ";".join(r.reason_codes),
@@ -183,9 +200,16 @@ def scenario_table(results: pd.DataFrame, baselines: pd.DataFrame | None = None)
             "n": grouped.size(),
             "pass_rate": grouped["pass_fail"].agg(_rate),
             "mean_score": grouped["score"].mean(),
+            **{m: grouped[m].mean() for m in RANKED_COLUMNS},
         }
     )
-    table.loc["ALL"] = [len(results), _rate(results["pass_fail"]), results["score"].mean()]
+    # Ranked metrics average over incident bundles only (NaN for the control).
+    table.loc["ALL"] = [
+        len(results),
+        _rate(results["pass_fail"]),
+        results["score"].mean(),
+        *(results[m].astype(float).mean() for m in RANKED_COLUMNS),
+    ]
     if baselines is not None and not baselines.empty:
         for name, rows in baselines.groupby("baseline", sort=False):
             col = rows.groupby("scenario_id")["pass_fail"].agg(_rate)

@@ -14,6 +14,7 @@ import pytest
 
 from rca.cli import main
 from rca.eval.blind import SALT_ENV, blind_id
+from rca.eval.matching import fault_types
 from rca.eval.models import EvaluationResult
 from rca.eval.scoring import perfect_report
 from rca.seed.mock_incident_generator import GroundTruth
@@ -44,6 +45,9 @@ def test_score_pass_and_fail_exit_statuses(
     assert main(["score", str(bundle), str(good), "--json"]) == 0
     result = EvaluationResult.model_validate_json(capsys.readouterr().out)
     assert result.pass_fail == "pass" and result.threshold_source == "label_default"
+    # The JSON names the expected answer and the ranked metrics beside the verdict.
+    assert result.expected.fault_type == truths["bad_api_rollout"].fault_type
+    assert result.ranked is not None and result.ranked.ac_at_1 == 1.0
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,15 @@ def test_score_pass_and_fail_exit_statuses(
             "hypotheses[0].confidence",
         ),
         ({"incident_id": "x", "status": "completed"}, "hypotheses: missing"),
+        (
+            {
+                "hypotheses": [
+                    {"title": "x", "confidence": 0.9, "evidence_refs": [], "fault_type": "dns"}
+                ]
+            },
+            "hypotheses[0].fault_type: Value error, unknown fault_type; allowed: "
+            + ", ".join(fault_types()),
+        ),
         (
             {"hypotheses": [{"title": "x", "confidence": 0.5, "evidence_refs": [1]}]},
             "evidence_refs[0]",
@@ -203,6 +216,9 @@ def test_score_suite_exits_0_when_every_committed_fixture_passes(
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {*committed, "ALL"}
     assert {s["pass_rate"] for s in summary.values()} == {1.0}
+    # Ranked metrics beside the pass rate: incident scenarios only (null for the control).
+    assert summary["ALL"]["ac_at_1"] == summary["ALL"]["avg_at_5"] == 1.0
+    assert summary["normal_load"]["ac_at_1"] is None
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ committed files under ``specs/001-build-realistic-mock/contracts/``, never the m
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import json
@@ -215,9 +216,21 @@ def test_evaluation_contracts_accept_what_the_scorer_reads_and_writes(
     assert not problems("brain_report", report)
     minimal = {"root_cause": truth.root_cause, "confidence": 0.9, "evidence_refs": []}
     assert not problems("minimal_answer", minimal)
-    for answer in (report, minimal):
+    # Structured answers and a ranked list: the right one second (AC@3, no pass).
+    ranked = copy.deepcopy(report)
+    ranked["hypotheses"][0].update(fault_type=truth.fault_type, component="orders table")
+    ranked["hypotheses"].insert(
+        0, {"title": "bad rollout", "confidence": 0.99, "evidence_refs": ["ui_events.log:1"]}
+    )
+    assert not problems("brain_report", ranked)
+    assert not problems("minimal_answer", {**minimal, "fault_type": truth.fault_type})
+    assert problems(
+        "brain_report", {**ranked, "hypotheses": [{**ranked["hypotheses"][1], "fault_type": "dns"}]}
+    )
+    for answer in (report, minimal, ranked):
         result = evaluate(bundle, parse_report(answer)).model_dump(mode="json")
         assert not problems("evaluation_result", result)
+    assert result["ranked"] == {"rank": 2, "ac_at_1": 0.0, "ac_at_3": 1.0, "avg_at_5": 0.8}
     blind = export_blind(bundle, tmp_path)
     assert not problems("blind_manifest", json.loads((blind / MANIFEST_FILE).read_text()))
 

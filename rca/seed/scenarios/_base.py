@@ -146,6 +146,12 @@ class LabelSpec:
     # (order, layer, component, effect, signal keys whose first lines evidence it)
     chain: tuple[tuple[str, str, str, tuple[str, ...]], ...]
     confidence: tuple[float, float]
+    # The fault family's vocabulary (``fault_type``): common wordings of this kind of
+    # fault, true of every bundle of the scenario whatever its seed, so never a drawn
+    # name (a version, index or class). The scorer (rca.eval.matching) reads them to tell
+    # which families a free-text answer names. Not written to the label: ``aliases`` are
+    # the bundle's own answer key.
+    synonyms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,4 +253,18 @@ class DbConnectionPoolExhaustion(Scenario):
                 ),
             ),
             confidence=(0.7, 1.0),
+            # Wordings of the fault family; no drawn name (see LabelSpec.synonyms).
+            synonyms=(
+                "connection pool",
+                "connection-pool limit",
+                "pool exhaustion",
+                "pool exhausted",
+                "pool saturation",
+                "pool saturated",
+                "pool starvation",
+                "connection starvation",
+                "pool size too small",
+                "connection is not available",
+                "SQLTransientConnectionException",
+            ),
         )

@@ -189,6 +189,24 @@ class PodOomRestartLoop(Scenario):
                 ("ui", "web (nginx)", "users get 503s", ("ui.503",)),
             ),
             confidence=(0.7, 1.0),
+            # Wordings of the fault family; no drawn name (see LabelSpec.synonyms).
+            synonyms=(
+                "leaking memory",
+                "heap leak",
+                "memory exhaustion",
+                "heap exhaustion",
+                "out of memory",
+                "OutOfMemoryError",
+                "OOMKilled",
+                "OOMKilling",
+                "OOM kill",
+                "OOM killer",
+                "CrashLoopBackOff",
+                "crash loop",
+                "restart loop",
+                "exit code 137",
+                "memory limit",
+            ),
         )
 
 

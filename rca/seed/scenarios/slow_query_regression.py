@@ -245,4 +245,18 @@ class SlowQueryRegression(Scenario):
                 ),
             ),
             confidence=(0.7, 1.0),
+            # Wordings of the fault family; no drawn name (see LabelSpec.synonyms).
+            synonyms=(
+                "missing index",
+                "dropped index",
+                "index dropped",
+                "index drop",
+                "slow query",
+                "sequential scan",
+                "seq scan",
+                "full table scan",
+                "query plan",
+                "plan regression",
+                "query regression",
+            ),
         )
