@@ -6,13 +6,19 @@ deployment of this topology (nginx -> istio-proxy -> orders-api -> PostgreSQL).
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from rca.seed import _sim, scenarios
+from rca.seed._pipeline import run_pass
+from rca.seed.mock_incident_generator import GenerationRequest
+from tests.integration.conftest import request_for
 from tests.integration.logs import (
     ApiAccess,
     Bundle,
@@ -237,14 +243,28 @@ def test_envoy_local_replies_send_exactly_their_body(bundle: Bundle) -> None:
         assert m["upstream_transport_failure_reason"] == failure, m
 
 
+def _restart_loop_mesh(seeds: range) -> list[dict[str, Any]]:
+    """The mesh entries of restart loops at several seeds: whether pods are down at the
+    same time (UH, UF) depends on how the deaths fall, so one seed may show none."""
+    entries = []
+    for seed in seeds:
+        out = {"mesh": io.BytesIO()}
+        req = GenerationRequest(**request_for("pod_oom_restart_loop", seed=seed))
+        run_pass(req, ["mesh"], out)
+        entries += [json.loads(ln) for ln in out["mesh"].getvalue().decode().splitlines()]
+    return entries
+
+
 def test_local_replies_of_every_kind_are_covered(bundles: dict[str, Bundle]) -> None:
-    """The size test above is not vacuous: the scenarios produce UH, UT and UF replies."""
-    seen = {
-        m["response_flags"]
-        for b in bundles.values()
-        for m in b.mesh
-        if m["response_code_details"] != "via_upstream"
-    }
+    """The size test above is not vacuous: the scenarios produce UH, UT and UF replies
+    (each checked here as there: Envoy's body, its length, its code)."""
+    extra = _restart_loop_mesh(range(1, 7))
+    entries = [m for b in bundles.values() for m in b.mesh] + extra
+    local = [m for m in entries if m["response_code_details"] != "via_upstream"]
+    for m in local:
+        assert m["bytes_sent"] == len(LOCAL_REPLY_BODIES[m["response_flags"]]), m
+        assert m["response_code"] == LOCAL_REPLY_CODES[m["response_flags"]], m
+    seen = {m["response_flags"] for m in local}
     assert {"UH", "UT", "UF,URX"} <= seen, seen
 
 
@@ -385,23 +405,24 @@ def test_crashloop_backoff_doubles_to_the_5m_cap(bundles: dict[str, Bundle]) -> 
     assert longest >= 5, "no pod backed off as far as 2m40s"
 
 
-def test_npe_stack_traces_come_only_from_1_9_0_pods(bundles: dict[str, Bundle]) -> None:
+def test_npe_stack_traces_come_only_from_new_release_pods(bundles: dict[str, Bundle]) -> None:
     b = bundles["bad_api_rollout"]
+    release, running = b.truth["drawn"]["bad_version"], b.truth["drawn"]["good_version"]
     version: dict[str, str] = {}
     for e in b.api:
         m = re.match(r"Starting OrdersApiApplication v(\S+) ", e.msg)
         if m:
             version[e.pod] = m[1]
-    new = {p for p, v in version.items() if v == "1.9.0"}
-    assert new, "no 1.9.0 pod started"
+    new = {p for p, v in version.items() if v == release}
+    assert new, f"no {release} pod started"
 
     def rs_hash(pod: str) -> str:
         return pod.rsplit("-", 2)[1]
 
     new_hashes = {rs_hash(p) for p in new}
     old = {p for p in b.api_pods if rs_hash(p) not in new_hashes}
-    assert len(new_hashes) == 1 and old, "1.9.0 pods must share one ReplicaSet hash"
-    assert all(version.get(p, "1.8.2") == "1.8.2" for p in old)
+    assert len(new_hashes) == 1 and old, f"{release} pods must share one ReplicaSet hash"
+    assert all(version.get(p, running) == running for p in old)
 
     # Requests' NPEs (a @Scheduled job's, a red herring, runs on every version).
     npe = [
@@ -414,8 +435,8 @@ def test_npe_stack_traces_come_only_from_1_9_0_pods(bundles: dict[str, Bundle]) 
     assert {e.pod for e in npe} <= new, {e.pod for e in npe} - new
     for e in npe:
         frames = [c for c in e.continuation if c.startswith("\tat com.example.orders.")]
-        assert frames and all(c.endswith("~[!/:1.9.0]") for c in frames), e.line
-    # Nothing else carries the pricing NPE: no 1.8.2 pod mentions it anywhere.
+        assert frames and all(c.endswith(f"~[!/:{release}]") for c in frames), e.line
+    # Nothing else carries the pricing NPE: no pod of the running release mentions it.
     for ln in b.lines("api_logs.log"):
         if "NullPointerException" in ln and "LoyaltyTier" in ln:
             assert any(f"[pod/{p}/" in ln for p in new), ln
@@ -423,7 +444,8 @@ def test_npe_stack_traces_come_only_from_1_9_0_pods(bundles: dict[str, Bundle]) 
 
 def test_rollout_scales_up_the_replicaset_of_the_new_pods(bundles: dict[str, Bundle]) -> None:
     b = bundles["bad_api_rollout"]
-    new_pods = {e.pod for e in b.api if "Starting OrdersApiApplication v1.9.0 " in e.msg}
+    release = b.truth["drawn"]["bad_version"]
+    new_pods = {e.pod for e in b.api if f"Starting OrdersApiApplication v{release} " in e.msg}
     new_rs = {p.rsplit("-", 1)[0] for p in new_pods}
     assert len(new_rs) == 1
     rs = next(iter(new_rs))

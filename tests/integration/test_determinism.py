@@ -32,11 +32,11 @@ BUNDLE_FILES = (*STREAM_FILES.values(), "ground_truth.json", "manifest.json")
 # 30 min, 2.5 rps) -> bundle id, a hash of the whole request. Pinned: ids are how results
 # are matched to labels, so they must never drift with a refactoring.
 EXPECTED_IDS = {
-    "normal_load": "mock-d47a436dceda",
-    "db_connection_pool_exhaustion": "mock-4dcc3efc0acc",
-    "slow_query_regression": "mock-5db6d838c780",
-    "bad_api_rollout": "mock-9abd2bc7be6c",
-    "pod_oom_restart_loop": "mock-bba72e777d13",
+    "normal_load": "mock-efacc3873e43",
+    "db_connection_pool_exhaustion": "mock-d52cd3974947",
+    "slow_query_regression": "mock-ad866f73205f",
+    "bad_api_rollout": "mock-e465f0457910",
+    "pod_oom_restart_loop": "mock-00847f68af9c",
 }
 
 

@@ -15,6 +15,7 @@ from tests.integration.logs import (
     NGINX_ERROR_RE,
     SCENARIOS,
     Bundle,
+    K8sLine,
     klog_to_datetime,
     label_pointers,
     parse_nginx_time,
@@ -164,7 +165,7 @@ def test_slow_query_evidence_shows_the_slow_statement_and_the_drop_index(
     drops = [
         e
         for e in _excerpts(truth)
-        if "LOG:  statement: DROP INDEX" in e and "orders_customer_id_created_at_idx" in e
+        if "LOG:  statement: DROP INDEX" in e and truth["drawn"]["index"] in e
     ]
     assert drops, "the DROP INDEX statement is not in the evidence"
     # The regression starts with the DROP and ends with the rebuild: every slow run of the
@@ -187,7 +188,8 @@ def test_rollout_evidence_shows_the_npe_on_a_1_9_0_pod_and_the_new_replicaset(
 ) -> None:
     b = bundles["bad_api_rollout"]
     truth = b.truth
-    new_pods = {e.pod for e in b.api if "Starting OrdersApiApplication v1.9.0 " in e.msg}
+    release = truth["drawn"]["bad_version"]
+    new_pods = {e.pod for e in b.api if f"Starting OrdersApiApplication v{release} " in e.msg}
     new_rs = {p.rsplit("-", 1)[0] for p in new_pods}
     assert len(new_rs) == 1
     first = truth["first_signal"]
@@ -200,7 +202,7 @@ def test_rollout_evidence_shows_the_npe_on_a_1_9_0_pod_and_the_new_replicaset(
         for e in _excerpts(truth)
         if 'reason="ScalingReplicaSet"' in e and f"Scaled up replica set {next(iter(new_rs))} " in e
     ]
-    assert scaled, "no ScalingReplicaSet to the 1.9.0 ReplicaSet in the evidence"
+    assert scaled, f"no ScalingReplicaSet to the {release} ReplicaSet in the evidence"
     # The rollback step cites the old ReplicaSet scaling back up, after the errors began.
     rollback = truth["causal_chain"][-1]
     assert "rollback" in rollback["effect"]
@@ -279,10 +281,18 @@ def test_normal_load_is_a_true_negative_control(bundles: dict[str, Bundle]) -> N
         if "LOG:  duration: " in line:  # over 500 ms: a BI tool's report, or the blip
             stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
             assert " reporting@" in line or in_blip(stamp), line
+    year = b.window[0].year
+
+    def k8s_time(k: K8sLine) -> datetime:
+        return datetime.strptime(f"{year}{k.time_key}", "%Y%m%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
     k8s_warnings = [
         k.text
         for k in b.k8s
-        if k.event and k.event["type"] == "Warning" and k.event["object"].startswith("shop/")
+        if k.event
+        and k.event["type"] == "Warning"
+        and k.event["object"].startswith("shop/")
+        and not in_blip(k8s_time(k))  # the blip's probe timeouts are the herring's
     ]
     assert k8s_warnings == []
     start, end = b.window
@@ -317,7 +327,19 @@ def test_failure_scenarios_have_a_5xx_burst_after_onset(failure: Bundle) -> None
     during = per_minute(fives, onset, stop + timedelta(minutes=1))
     rate_before = sum(before) / max(1, len(before))
     rate_during = sum(during) / max(1, len(during))
-    assert rate_during >= 0.5, during
+    # When the label says users saw 5xx (a ui step cites one), they did, far more often
+    # than before; a label that cites none has none in the window to speak of (a restart
+    # loop whose deaths never overlap: the mesh retries around each dead pod).
+    cited = any(
+        p["signal"].startswith("ui.5")
+        for step in failure.truth["causal_chain"]
+        for p in step["evidence"]
+    )
+    if cited:
+        assert sum(during) >= 1, during
+    else:
+        assert sum(during) <= 2, during
+        return
     assert rate_during >= 10 * rate_before, (before, during)
     after = per_minute(fives, stop + timedelta(minutes=1), end)
     assert sum(after) <= sum(before) + 1, "5xx go on after the recovery"

@@ -102,8 +102,8 @@ CASES: list[tuple[tuple[str, ...], dict[str, Any], str]] = [
         ("suites", "smoke", "request"),
         {"seed": 3},
         "suites.smoke.request.seed: unknown key; allowed keys: time_anchor, duration_minutes, "
-        "resolution_seconds, threshold, threshold_override, rps, api_replicas (seed is a "
-        "suite axis: set suites.<name>.seeds)",
+        "resolution_seconds, threshold, threshold_override, rps, api_replicas, difficulty "
+        "(seed is a suite axis: set suites.<name>.seeds)",
     ),
     (
         ("defaults",),

@@ -77,9 +77,12 @@ class PoolBlip(Distractor):
         # A pool that fills early stays full past three probes: out of rotation, back.
         "k8s.pod_not_ready",
         "k8s.pod_ready",
+        # ... every pod at once, at hard: no healthy upstream for a moment.
+        "mesh.503.UH",
+        "ui.503",
         *(
             f"exemplar.{k}.{s}"
-            for k in ("pool_timeout", "slow_query", "ut")
+            for k in ("pool_timeout", "slow_query", "ut", "uh")
             for s in ("api", "mesh", "ui")
         ),
         "exemplar.slow_query.db",

@@ -22,7 +22,8 @@ BASE = 0.38  # heap fraction used after GC when healthy
 # When the leak starts, as a fraction of the window at difficulty easy; otherwise anywhere
 # that leaves LEAD_US for the first pod's heap to fill and be OOMKilled.
 ONSET_AT = (0.18, 0.24)
-LEAD_US = 8 * 60 * US
+# (every pod's first death and a restart or two: users see 503s once pods overlap)
+LEAD_US = 13 * 60 * US
 
 
 class PodOomRestartLoop(Scenario):
