@@ -333,7 +333,13 @@ NEW_YEAR_ANCHOR = "2026-12-31T23:51:00Z"
 def new_year_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bad rollout that starts on New Year's Eve and signals first on New Year's Day."""
     root = tmp_path_factory.mktemp("new_year")
-    request = {"scenario": "bad_api_rollout", "seed": 42, "time_anchor": NEW_YEAR_ANCHOR}
+    # easy: the story's fixed timing puts the first signal after midnight.
+    request = {
+        "scenario": "bad_api_rollout",
+        "seed": 42,
+        "time_anchor": NEW_YEAR_ANCHOR,
+        "difficulty": "easy",
+    }
     return generate_bundle({**request, "rps": 1.0}, root)
 
 
