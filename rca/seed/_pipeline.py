@@ -20,7 +20,7 @@ from ._topology import Stack, build_stack
 from .renderers import RENDERERS, RenderContext
 from .scenarios import Fact, Plan, PlanContext
 
-FORMAT_VERSION = "3"  # bump when any renderer's output bytes change on purpose
+FORMAT_VERSION = "4"  # bump when any renderer's output bytes change on purpose
 
 
 def bundle_id(req: GenerationRequest) -> str:
@@ -88,7 +88,11 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
             f"(allowed: {_round_up(minimum)}..{high.partition('..')[2]})",
             field="rps",
         )
-    world_rng = Rng(req.seed, req.scenario, "world")
+    # Every draw (the world here, traffic, each stream, every id) is keyed by all the
+    # stream fields, never by (seed, scenario): an id or a name learnt on one bundle
+    # tells nothing about another, and two noise levels of one seed share no onset.
+    key = stream_digest(req)
+    world_rng = Rng(key, "world")
     difficulty = _difficulty(req)
     stack = build_stack(world_rng, start, req.api_replicas, difficulty == "easy")
     ctx = PlanContext(start, end, req.rps, stack, world_rng, difficulty)
@@ -96,7 +100,7 @@ def plan_for(req: GenerationRequest) -> tuple[Stack, Plan]:
     # Red herrings come after the scenario, each from its own generator, so the
     # scenario's draws are the same with or without them. Keyed by every stream field:
     # a herring's names and draws neither tell the scenario nor tie bundles together.
-    distractors.add_distractors(ctx, plan, scenario.label(), (stream_digest(req),))
+    distractors.add_distractors(ctx, plan, scenario.label(), (key,))
     return stack, plan
 
 
@@ -122,8 +126,7 @@ def simulation_for(
     if adjust is not None:
         adjust(stack, plan)
     return Simulation(
-        seed=req.seed,
-        scenario=req.scenario,
+        key=stream_digest(req),
         window_start_us=start,
         window_end_us=end,
         resolution_us=req.resolution_seconds * US,
@@ -146,7 +149,7 @@ def run_pass(
     sim = simulation_for(req, engine)
     stack, plan = sim.stack, sim.plan
     noise = {"low": 0.4, "medium": 1.0, "high": 2.5}[req.noise_profile]
-    ctx = RenderContext(req.seed, req.scenario, start, end, noise, stack, plan)
+    ctx = RenderContext(stream_digest(req), start, end, noise, stack, plan)
     outputs = outputs or {}
     # A bundle holds what its window's logs hold: a line stamped at or after the end (a
     # checkpoint completing, a reconnect due at the simulation's last tick) is dropped.

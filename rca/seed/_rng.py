@@ -91,6 +91,15 @@ class Rng:
     def token(self, n: int, alphabet: str = K8S_ALPHABET) -> str:
         return "".join(alphabet[int(self.random() * len(alphabet))] for _ in range(n))
 
+    def template_hash(self) -> str:
+        """A ReplicaSet's pod-template-hash as Kubernetes writes it: the FNV-32a hash of
+        the pod template in decimal, each digit's code point mapped into the safe
+        alphabet, so 1-10 characters (mostly 10) of ``45678 9bcdf`` only (kubernetes
+        pkg/controller/controller_utils.go ``ComputeHash``; apimachinery
+        pkg/util/rand/rand.go ``SafeEncodeString``)."""
+        digits = str(self.below(1 << 32))
+        return "".join(K8S_ALPHABET[ord(c) % len(K8S_ALPHABET)] for c in digits)
+
     def hexstr(self, n: int) -> str:
         return "".join("0123456789abcdef"[int(self.random() * 16)] for _ in range(n))
 

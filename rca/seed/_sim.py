@@ -255,8 +255,7 @@ class Simulation:
     def __init__(
         self,
         *,
-        seed: int,
-        scenario: str,
+        key: str,
         window_start_us: int,
         window_end_us: int,
         resolution_us: int,
@@ -267,8 +266,8 @@ class Simulation:
         engine: str | None = None,
     ) -> None:
         self.engine = resolve_engine(engine)
-        self.rng = Rng(seed, scenario, "traffic")
-        self.ids = IdSource(seed, scenario, "ids")
+        self.rng = Rng(key, "traffic")
+        self.ids = IdSource(key, "ids")
         self.start = window_start_us
         self.end = window_end_us
         self.res = resolution_us

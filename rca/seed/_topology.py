@@ -159,9 +159,11 @@ def build_stack(
         )
         for i in range(3)
     ]
-    rs_hashes = {good: rng.token(10), bad: rng.token(9)}
+    rs_hashes = {good: rng.template_hash(), bad: rng.template_hash()}
+    while rs_hashes[bad] == rs_hashes[good]:  # two templates, two hashes
+        rs_hashes[bad] = rng.template_hash()
     long_ago = window_start_us - rng.between(6, 40) * 3600 * US
-    web = _pod(rng, f"web-{rng.token(10)}", nodes[0], "1.25.5", "web")
+    web = _pod(rng, f"web-{rng.template_hash()}", nodes[0], "1.25.5", "web")
     db = _pod(rng, "orders-db", nodes[2], "15.18", "orders-db")
     db.name = "orders-db-0"
     stack = Stack(

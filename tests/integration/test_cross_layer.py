@@ -170,7 +170,11 @@ def test_upstream_hosts_are_orders_api_pods(bundle: Bundle) -> None:
     assert all(len(p) == 1 for p in ip_to_pods.values()), ip_to_pods
     assert all(len(i) == 1 for i in pod_to_ips.values()), pod_to_ips
     pods = {next(iter(p)) for p in ip_to_pods.values()}
-    assert all(re.fullmatch(r"orders-api-[a-z0-9]{6,10}-[a-z0-9]{5}", p) for p in pods), pods
+    # A Deployment's pod: <name>-<pod-template-hash>-<suffix>. The hash is a uint32 in
+    # decimal, each digit mapped into the safe alphabet (only 4-9, b, c, d, f can occur);
+    # the suffix is 5 characters of the whole alphabet (apimachinery pkg/util/rand).
+    pod_name = r"orders-api-[4-9bcdf]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}"
+    assert all(re.fullmatch(pod_name, p) for p in pods), pods
     # Pods named in the logs: kubectl logs prefixes and kubelet/controller lines.
     k8s_text = bundle.text("k8s_events.log")
     assert all(p in bundle.api_pods or p in k8s_text for p in pods)

@@ -284,7 +284,7 @@ BEFORE = "before the window start 2026-11-26T05:00:00Z (1 line(s) before it)"
     ("name", "old", "new", "shown", "where"),
     [
         ("ui_events.log", "26/Nov/2026:05:10:", "26/Nov/2026:05:40:", "26/Nov/2026:05:40:", AFTER),
-        ("ui_events.log", "2026/11/26 05:10:", "2026/11/26 04:10:", "2026/11/26 04:10:", BEFORE),
+        ("ui_events.log", "2026/11/26 05:", "2026/11/26 04:", "2026/11/26 04:", BEFORE),
         ("api_logs.log", "2026-11-26T05:10:", "2026-11-26T04:59:", "2026-11-26T04:59:", BEFORE),
         ("db_events.log", "2026-11-26 05:", "2026-11-26 04:", "2026-11-26 04:", BEFORE),
         ("k8s_events.log", "I1126 05:", "I1126 06:", "1126 06:", AFTER),
@@ -362,7 +362,7 @@ def test_validate_memory_does_not_grow_with_the_bundle(tmp_path: Path) -> None:
     small = generate_bundle(request_for("db_connection_pool_exhaustion", rps=1.0), tmp_path / "s")
     big = generate_bundle(request_for("db_connection_pool_exhaustion", rps=60.0), tmp_path / "b")
     size = sum(p.stat().st_size for p in big.iterdir())
-    assert size > 350 << 20  # a few hundred MB: the old validate held all of it, twice
+    assert size > 250 << 20  # a few hundred MB: the old validate held all of it, twice
 
     small_mb, _ = _peak_rss_mb(small)
     big_mb, stderr = _peak_rss_mb(big)

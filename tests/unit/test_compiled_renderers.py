@@ -22,7 +22,7 @@ import pytest
 
 from rca.seed import _pipeline, _sim
 from rca.seed._models import STREAM_FILES
-from rca.seed._pipeline import PassResult, run_pass, simulation_for, window
+from rca.seed._pipeline import PassResult, run_pass, simulation_for, stream_digest, window
 from rca.seed._sim import Request
 from rca.seed._sink import LineSink, SignalHit, Sink, new_sink
 from rca.seed.mock_incident_generator import make_request
@@ -242,7 +242,7 @@ def native_ctx() -> Iterator[tuple[RenderContext, list[Request]]]:
     req = case_request("bad_api_rollout-1")
     sim = simulation_for(req, "native")
     start, end = window(req)
-    ctx = RenderContext(req.seed, req.scenario, start, end, 1.0, sim.stack, sim.plan)
+    ctx = RenderContext(stream_digest(req), start, end, 1.0, sim.stack, sim.plan)
     requests = [e for e in sim.run() if type(e) is Request]
     yield ctx, requests
 

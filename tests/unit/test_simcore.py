@@ -362,7 +362,7 @@ SECOND = "2026-11-26T05:07:09"
 
 def _mesh(case: str) -> tuple[MeshRenderer, MeshFormat]:
     sim = simulation(case, "native")
-    ctx = RenderContext(1, "mesh-test", sim.start, sim.end, 1.0, sim.stack, sim.plan)
+    ctx = RenderContext("mesh-test", sim.start, sim.end, 1.0, sim.stack, sim.plan)
     renderer = MeshRenderer(ctx, Sink(STREAM_FILES["mesh"], None))
     fast = native_mesh_formatter(renderer.web_ip, renderer.downstream_local)
     assert fast is not None

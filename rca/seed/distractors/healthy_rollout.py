@@ -46,7 +46,7 @@ class HealthyRollout(Distractor):
         rng = ctx.rng
         nodes = ctx.stack.nodes
         _old_version, new_version = _version(rng)
-        old_rs, new_rs = f"{APP}-{rng.token(10)}", f"{APP}-{rng.token(9)}"
+        old_rs, new_rs = f"{APP}-{rng.template_hash()}", f"{APP}-{rng.template_hash()}"
         replicas = rng.between(2, 3)
         old_pods = [f"{old_rs}-{rng.token(5)}" for _ in range(replicas)]
         t = pick_time(ctx, plan, span_us=replicas * 45 * US)

@@ -40,7 +40,7 @@ class ReadinessFlap(Distractor):
     def plan(self, ctx: PlanContext, plan: Plan) -> None:
         rng = ctx.rng
         node = rng.pick(ctx.stack.nodes)
-        pod = f"grafana-{rng.token(10)}-{rng.token(5)}"
+        pod = f"grafana-{rng.template_hash()}-{rng.token(5)}"
         uid = rng.hexstr(32)
         uid = f"{uid[:8]}-{uid[8:12]}-4{uid[13:16]}-b{uid[17:20]}-{uid[20:]}"
         ip = node.pod_ip(rng)

@@ -15,8 +15,7 @@ from ..scenarios import Fact, Plan
 
 @dataclass(frozen=True, slots=True)
 class RenderContext:
-    seed: int
-    scenario: str
+    key: str  # the request's stream digest (rca.seed._pipeline.stream_digest)
     window_start_us: int
     window_end_us: int
     noise: float  # 0.4 / 1.0 / 2.5
@@ -28,7 +27,7 @@ class Renderer:
     """Turns simulation emissions into lines of one component's log format.
 
     Subclasses override the hooks they need; each draws stream-local detail only from
-    ``self.rng``, seeded from (seed, scenario, stream), so rendering one stream alone
+    ``self.rng``, seeded from (the request's stream digest, stream), so rendering one stream alone
     gives the same bytes as rendering the whole bundle.
     """
 
@@ -37,8 +36,8 @@ class Renderer:
     def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         self.ctx = ctx
         self.out = sink
-        self.rng = Rng(ctx.seed, ctx.scenario, self.stream)
-        self.ids = IdSource(ctx.seed, ctx.scenario, "ids")
+        self.rng = Rng(ctx.key, self.stream)
+        self.ids = IdSource(ctx.key, "ids")
 
     def span_id(self, request_n: int, attempt: int) -> str:
         """The orders-api server span of one attempt (shared by api and db)."""

@@ -48,7 +48,7 @@ class K8sRenderer(Renderer):
             span = ctx.window_end_us - ctx.window_start_us
             self._unrelated = (
                 ctx.window_start_us + int(span * rng.uniform(0.05, 0.5)),
-                f"report-worker-{rng.token(10)}-{rng.token(5)}",
+                f"report-worker-{rng.template_hash()}-{rng.token(5)}",
                 rng.pick(ctx.stack.nodes),
             )
             self._unrelated_next = self._unrelated[0]
