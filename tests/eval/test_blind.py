@@ -60,12 +60,15 @@ def test_diagnosis_aliases_are_label_aliases(truths: dict[str, GroundTruth]) -> 
     assert set(DIAGNOSIS_ALIASES) <= aliases
 
 
+SALT = "test-salt"
+
+
 @pytest.fixture(scope="module")
 def blind_dirs(
     tmp_path_factory: pytest.TempPathFactory, bundles: dict[str, Path]
 ) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("blind")
-    return {sid: export_blind(path, out) for sid, path in bundles.items()}
+    return {sid: export_blind(path, out, SALT) for sid, path in bundles.items()}
 
 
 def test_no_label_token_in_any_stream(
@@ -101,6 +104,10 @@ def test_blind_export_holds_only_streams_and_a_neutral_manifest(
             "bundle_id",
             "artifacts",
         }
+        # What a reader needs to parse a file and check its copy; no count or size, which
+        # alone would tell the scenarios apart.
+        for entry in json.loads(manifest_text)["artifacts"]:
+            assert set(entry) == {"file", "stream", "format", "sha256"}
         for art in manifest.artifacts:
             data = (blind / art.file).read_bytes()
             assert data == (bundles[sid] / art.file).read_bytes()
@@ -113,7 +120,7 @@ def test_blind_ids_are_deterministic_opaque_and_salted(
     tmp_path: Path,
     bundles: dict[str, Path],
 ) -> None:
-    ids = {sid: blind_id(truths[sid].bundle_id) for sid in SCENARIOS}
+    ids = {sid: blind_id(truths[sid].bundle_id, SALT) for sid in SCENARIOS}
     assert {sid: p.name for sid, p in blind_dirs.items()} == ids
     assert len(set(ids.values())) == len(ids)
     salted = blind_id(truths["normal_load"].bundle_id, salt="secret")
