@@ -136,7 +136,9 @@ def add_commands(sub: Any) -> None:
 
     ss = sub.add_parser("score-suite", help="score reports for every bundle of a suite")
     ss.add_argument("suite_dir", metavar="SUITE_DIR")
-    ss.add_argument("reports_dir", metavar="REPORTS_DIR", help="holds <bundle_id>.json files")
+    ss.add_argument(
+        "reports_dir", metavar="REPORTS_DIR", help="holds <bundle_id>.json or <blind-id>.json files"
+    )
     ss.add_argument("--out", help="write the per-bundle table as CSV")
     _threshold(ss)
     _salt(ss, f"else each bundle directory's {KEY_FILE} written by export-blind")
@@ -154,7 +156,9 @@ def add_commands(sub: Any) -> None:
     )
     b.add_argument("bundle", metavar="BUNDLE")
     b.add_argument(
-        "out", metavar="OUT", help="parent directory of the blind bundle (outside BUNDLE's parent)"
+        "out",
+        metavar="OUT",
+        help="parent directory of the blind bundle (not BUNDLE's parent, nor above it)",
     )
     _salt(b, f"else BUNDLE's parent's {KEY_FILE}, created if missing")
     b.set_defaults(func=_guarded(_cmd_export_blind))

@@ -114,6 +114,23 @@ def test_blind_export_holds_only_streams_and_a_neutral_manifest(
             assert hashlib.sha256(data).hexdigest() == art.sha256
 
 
+def test_the_blind_manifest_says_the_same_for_every_scenario(
+    blind_dirs: dict[str, Path],
+) -> None:
+    """Apart from the id and the checksums, which are unique to a bundle and so name no
+    class, every scenario's blind manifest is the same: nothing in it (a count, a size)
+    can be learnt to tell scenarios apart."""
+    shapes, unique = set(), []
+    for blind in blind_dirs.values():
+        manifest = json.loads((blind / "manifest.json").read_text(encoding="utf-8"))
+        unique.append(manifest.pop("bundle_id"))
+        for art in manifest["artifacts"]:
+            unique.append(art.pop("sha256"))
+        shapes.add(json.dumps(manifest, sort_keys=True))
+    assert len(shapes) == 1
+    assert len(set(unique)) == len(unique)
+
+
 def test_blind_ids_are_deterministic_opaque_and_salted(
     blind_dirs: dict[str, Path],
     truths: dict[str, GroundTruth],
