@@ -13,7 +13,14 @@
 from __future__ import annotations
 
 from .blind import blind_id, export_blind
-from .models import BlindManifest, BrainReport, EvaluationResult, Hypothesis, MinimalAnswer
+from .models import (
+    BlindKey,
+    BlindManifest,
+    BrainReport,
+    EvaluationResult,
+    Hypothesis,
+    MinimalAnswer,
+)
 from .scoring import (
     BundleError,
     EvalInputError,
@@ -25,6 +32,7 @@ from .scoring import (
 )
 
 __all__ = [
+    "BlindKey",
     "BlindManifest",
     "BrainReport",
     "BundleError",

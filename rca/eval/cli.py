@@ -6,7 +6,9 @@ report that is not a regular file, too large, not JSON, nested too deeply, or br
 report schema), ``INVALID_BUNDLE`` (a missing bundle or label), ``INVALID_PARAMETER`` (a
 missing directory, a threshold outside 0..1). In ``score-suite`` an unusable report
 fails its bundle only (reason ``INVALID_REPORT``, the error in the ``error`` column).
-``export-blind`` and ``baselines`` exit 0 when they did their job.
+``export-blind`` and ``baselines`` exit 0 when they did their job. A blind key file
+(``blind-key.json`` beside the bundles) that is a symlink, unreadable or malformed is
+``INVALID_PARAMETER`` naming the file (see :mod:`rca.eval.blind`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .baselines import BASELINES
-from .blind import SALT_ENV, export_blind
+from .blind import KEY_FILE, SALT_ENV, export_blind
 from .scoring import EvalInputError, format_result, load_truth, score_files
 from .suite import (
     baseline_table,
@@ -119,8 +121,8 @@ def _threshold(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _salt(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--salt", help=f"blind-id salt (default: ${SALT_ENV} or a public default)")
+def _salt(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--salt", help=f"secret salt of the blind ids (default: ${SALT_ENV}, {default})")
 
 
 def add_commands(sub: Any) -> None:
@@ -134,18 +136,31 @@ def add_commands(sub: Any) -> None:
 
     ss = sub.add_parser("score-suite", help="score reports for every bundle of a suite")
     ss.add_argument("suite_dir", metavar="SUITE_DIR")
-    ss.add_argument("reports_dir", metavar="REPORTS_DIR", help="holds <bundle_id>.json files")
+    ss.add_argument(
+        "reports_dir", metavar="REPORTS_DIR", help="holds <bundle_id>.json or <blind-id>.json files"
+    )
     ss.add_argument("--out", help="write the per-bundle table as CSV")
     _threshold(ss)
-    _salt(ss)
+    _salt(ss, f"else each bundle directory's {KEY_FILE} written by export-blind")
     ss.add_argument("--no-baselines", action="store_true", help="skip the baseline columns")
     ss.add_argument("--json", action="store_true", help="print the summary table as JSON")
     ss.set_defaults(func=_guarded(_cmd_score_suite))
 
-    b = sub.add_parser("export-blind", help="copy a bundle's streams under an opaque id")
+    b = sub.add_parser(
+        "export-blind",
+        help="copy a bundle's streams under an opaque id",
+        description="Copy BUNDLE's five streams to OUT/<blind-id>/ with a neutral manifest. "
+        f"Without --salt or ${SALT_ENV}, the salt is BUNDLE's parent's {KEY_FILE}, drawn "
+        "at random and written there by the first export: keep that directory (the "
+        "scorer's side) from the system under test, and give it OUT only.",
+    )
     b.add_argument("bundle", metavar="BUNDLE")
-    b.add_argument("out", metavar="OUT", help="parent directory of the blind bundle")
-    _salt(b)
+    b.add_argument(
+        "out",
+        metavar="OUT",
+        help="parent directory of the blind bundle (not BUNDLE's parent, nor above it)",
+    )
+    _salt(b, f"else BUNDLE's parent's {KEY_FILE}, created if missing")
     b.set_defaults(func=_guarded(_cmd_export_blind))
 
     bl = sub.add_parser("baselines", help="run the baseline brains over a suite")
@@ -156,6 +171,6 @@ def add_commands(sub: Any) -> None:
     bl.add_argument("--reports-out", help="also write reports to DIR/<baseline>/<blind-id>.json")
     bl.add_argument("--out", help="write the per-bundle rows as CSV")
     _threshold(bl)
-    _salt(bl)
+    _salt(bl, f"else each bundle directory's {KEY_FILE}, created with --reports-out")
     bl.add_argument("--json", action="store_true", help="print the table as JSON")
     bl.set_defaults(func=_guarded(_cmd_baselines))

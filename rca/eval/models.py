@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from rca.seed.mock_incident_generator import Artifact
+from rca.seed._models import ArtifactFormat, StreamFile, StreamName
 
 from .matching import fault_types
 
@@ -206,10 +206,32 @@ class EvaluationResult(_Closed):
 
 
 # ---------------------------------------------------------------------- blind bundles
+class BlindArtifact(_Closed):
+    """One stream of a blind export: what a reader needs to parse it and to check the
+    copy. No record, line or byte count: those alone tell the scenarios apart."""
+
+    file: StreamFile
+    stream: StreamName
+    format: ArtifactFormat
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class BlindManifest(_Closed):
-    """The only metadata a system under test gets: ids, counts and checksums."""
+    """The only metadata a system under test gets: the blind id, and per stream its file,
+    stream, format and sha256."""
 
     schema_version: Literal["1.0"] = "1.0"
     kind: Literal["rca-blind-bundle"] = "rca-blind-bundle"
     bundle_id: str = Field(pattern=r"^blind-[0-9a-f]{16}$")
-    artifacts: list[Artifact]
+    artifacts: list[BlindArtifact]
+
+
+class BlindKey(_Closed):
+    """``blind-key.json`` beside the bundles: the salt of their blind ids, for the scorer.
+
+    Never part of a blind export: whoever holds the salt can map blind ids to bundles.
+    """
+
+    schema_version: Literal["1.0"] = "1.0"
+    kind: Literal["rca-blind-key"] = "rca-blind-key"
+    salt: str = Field(min_length=1, strict=True, description="Secret key of the blind ids.")

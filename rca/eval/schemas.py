@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .models import BlindManifest, BrainReport, EvaluationResult, MinimalAnswer
+from .models import BlindKey, BlindManifest, BrainReport, EvaluationResult, MinimalAnswer
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_BASE = "https://rca-mock-incidents.invalid/schemas/"
@@ -21,6 +21,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "minimal_answer": MinimalAnswer,
     "evaluation_result": EvaluationResult,
     "blind_manifest": BlindManifest,
+    "blind_key": BlindKey,
 }
 
 

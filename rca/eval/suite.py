@@ -3,16 +3,18 @@
 A suite is a directory tree; every directory holding a ``ground_truth.json`` is a bundle
 (hidden directories are skipped). Reports live flat in a reports directory, named
 ``<bundle_id>.json`` or ``<blind-id>.json`` (the id of the bundle's blind export under
-the same salt), so a system that only ever saw blind exports can name its reports after
-what it saw.
+the same salt: ``--salt``, ``$RCA_BLIND_SALT``, or the ``blind-key.json`` beside the
+bundle that ``export-blind`` wrote; see :mod:`rca.eval.blind`), so a system that only
+ever saw blind exports can name its reports after what it saw.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pandas as pd
 from rca.seed.mock_incident_generator import GROUND_TRUTH_FILE
 
 from .baselines import BASELINES, read_blind
-from .blind import blind_id, export_blind
+from .blind import SALT_BYTES, blind_id, export_blind, given_salt, key_dir, resolve_salt
 from .evidence import BundleIndex
 from .models import EvaluationResult
 from .scoring import (
@@ -116,6 +118,23 @@ def _frame(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> pd.DataFra
     return pd.DataFrame(list(rows), columns=list(columns))
 
 
+def _salt_lookup(salt: str | None, *, create: bool) -> Callable[[Path], str | None]:
+    """Bundle -> the salt of its blind id (:func:`rca.eval.blind.resolve_salt`), each
+    key file read once."""
+    given = given_salt(salt)
+    by_dir: dict[Path, str | None] = {}
+
+    def lookup(bundle: Path) -> str | None:
+        if given is not None:
+            return given
+        where = key_dir(bundle)
+        if where not in by_dir:
+            by_dir[where] = resolve_salt(bundle, create=create)
+        return by_dir[where]
+
+    return lookup
+
+
 def score_suite(
     suite_dir: str | Path,
     reports_dir: str | Path,
@@ -127,13 +146,14 @@ def score_suite(
     reports = Path(reports_dir)
     if not reports.is_dir():
         raise EvalInputError("REPORTS_DIR", f"{reports}: no such directory")
+    salt_of = _salt_lookup(salt, create=False)
     rows = []
     for bundle in find_bundles(suite_dir):
         truth = load_truth(bundle)
-        candidates = [
-            reports / f"{truth.bundle_id}.json",
-            reports / f"{blind_id(truth.bundle_id, salt)}.json",
-        ]
+        bundle_salt = salt_of(bundle)
+        candidates = [reports / f"{truth.bundle_id}.json"]
+        if bundle_salt is not None:  # no salt, no key file: no blind id to look for
+            candidates.append(reports / f"{blind_id(truth.bundle_id, bundle_salt)}.json")
         # Anything at a report's name counts as its report (a FIFO or a link too, so that
         # it is refused as INVALID_REPORT, not silently taken for a missing report).
         path = next((p for p in candidates if os.path.lexists(p)), None)
@@ -160,18 +180,24 @@ def run_baselines(
     """Each baseline on each bundle's BLIND export, scored against the bundle's label.
 
     With ``reports_out``, each report is also written to
-    ``reports_out/<baseline>/<blind-id>.json`` (ready for ``score-suite``).
+    ``reports_out/<baseline>/<blind-id>.json``, ready for ``score-suite``: the blind ids
+    then use the suite's salt (``salt``, ``$RCA_BLIND_SALT`` or the key file beside the
+    bundles, created if missing). Without it, nothing outside the temporary exports is
+    written: a bundle without a salt gets a throwaway one.
     """
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise EvalInputError(
             "--baseline", f"unknown {', '.join(unknown)}; allowed: {', '.join(BASELINES)}"
         )
+    salt_of = _salt_lookup(salt, create=reports_out is not None)
+    throwaway = secrets.token_hex(SALT_BYTES)  # the blind ids of this run only
     rows = []
     with tempfile.TemporaryDirectory(prefix="rca-blind-") as tmp:
         for bundle in find_bundles(suite_dir):
             truth = load_truth(bundle)
-            blind = export_blind(bundle, tmp, salt)
+            bundle_salt = salt_of(bundle)
+            blind = export_blind(bundle, tmp, bundle_salt or throwaway)
             view = read_blind(blind)
             index = BundleIndex(bundle)
             for name in names:

@@ -44,6 +44,7 @@ StreamName = Literal["ui", "api", "db", "k8s", "mesh"]
 StreamFile = Literal[
     "ui_events.log", "api_logs.log", "db_events.log", "k8s_events.log", "mesh_events.jsonl"
 ]
+ArtifactFormat = Literal["text", "jsonl", "json"]
 Layer = Literal["ui", "api", "db", "k8s", "mesh"]
 NoiseProfile = Literal["low", "medium", "high"]
 Difficulty = Literal["easy", "standard", "hard"]
@@ -447,7 +448,7 @@ class GroundTruth(Contract):
 class Artifact(Contract):
     file: str
     stream: StreamName | None
-    format: Literal["text", "jsonl", "json"]
+    format: ArtifactFormat
     record_count: int = Field(ge=0, description="Log entries (a multi-line entry counts once).")
     line_count: int = Field(ge=0)
     bytes: int = Field(ge=0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rca.eval.blind import SALT_ENV
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import GroundTruth, generate_bundle
 
@@ -24,6 +25,12 @@ FAILURE_SCENARIOS = tuple(scenarios.incident_ids())
 V0_SCENARIOS = tuple(scenarios.v0_ids())
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "mock_incidents"
+
+
+@pytest.fixture(autouse=True)
+def _no_salt_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's $RCA_BLIND_SALT must not decide which blind ids the tests see."""
+    monkeypatch.delenv(SALT_ENV, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -39,9 +46,10 @@ def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bundles(suite_dir: Path) -> dict[str, Path]:
     """Scenario id -> bundle directory."""
     out: dict[str, Path] = {}
-    for path in sorted(suite_dir.iterdir()):
-        truth = GroundTruth.model_validate_json((path / "ground_truth.json").read_bytes())
-        out[truth.scenario_id] = path
+    # Bundles only: the suite may also hold the blind key file export-blind writes.
+    for label in sorted(suite_dir.glob("*/ground_truth.json")):
+        truth = GroundTruth.model_validate_json(label.read_bytes())
+        out[truth.scenario_id] = label.parent
     assert set(out) == set(SCENARIOS)
     return out
 

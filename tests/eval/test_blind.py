@@ -60,12 +60,15 @@ def test_diagnosis_aliases_are_label_aliases(truths: dict[str, GroundTruth]) -> 
     assert set(DIAGNOSIS_ALIASES) <= aliases
 
 
+SALT = "test-salt"
+
+
 @pytest.fixture(scope="module")
 def blind_dirs(
     tmp_path_factory: pytest.TempPathFactory, bundles: dict[str, Path]
 ) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("blind")
-    return {sid: export_blind(path, out) for sid, path in bundles.items()}
+    return {sid: export_blind(path, out, SALT) for sid, path in bundles.items()}
 
 
 def test_no_label_token_in_any_stream(
@@ -101,10 +104,31 @@ def test_blind_export_holds_only_streams_and_a_neutral_manifest(
             "bundle_id",
             "artifacts",
         }
+        # What a reader needs to parse a file and check its copy; no count or size, which
+        # alone would tell the scenarios apart.
+        for entry in json.loads(manifest_text)["artifacts"]:
+            assert set(entry) == {"file", "stream", "format", "sha256"}
         for art in manifest.artifacts:
             data = (blind / art.file).read_bytes()
             assert data == (bundles[sid] / art.file).read_bytes()
             assert hashlib.sha256(data).hexdigest() == art.sha256
+
+
+def test_the_blind_manifest_says_the_same_for_every_scenario(
+    blind_dirs: dict[str, Path],
+) -> None:
+    """Apart from the id and the checksums, which are unique to a bundle and so name no
+    class, every scenario's blind manifest is the same: nothing in it (a count, a size)
+    can be learnt to tell scenarios apart."""
+    shapes, unique = set(), []
+    for blind in blind_dirs.values():
+        manifest = json.loads((blind / "manifest.json").read_text(encoding="utf-8"))
+        unique.append(manifest.pop("bundle_id"))
+        for art in manifest["artifacts"]:
+            unique.append(art.pop("sha256"))
+        shapes.add(json.dumps(manifest, sort_keys=True))
+    assert len(shapes) == 1
+    assert len(set(unique)) == len(unique)
 
 
 def test_blind_ids_are_deterministic_opaque_and_salted(
@@ -113,7 +137,7 @@ def test_blind_ids_are_deterministic_opaque_and_salted(
     tmp_path: Path,
     bundles: dict[str, Path],
 ) -> None:
-    ids = {sid: blind_id(truths[sid].bundle_id) for sid in SCENARIOS}
+    ids = {sid: blind_id(truths[sid].bundle_id, SALT) for sid in SCENARIOS}
     assert {sid: p.name for sid, p in blind_dirs.items()} == ids
     assert len(set(ids.values())) == len(ids)
     salted = blind_id(truths["normal_load"].bundle_id, salt="secret")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rca.cli import main
-from rca.eval.blind import SALT_ENV, blind_id
+from rca.eval.blind import SALT_ENV, blind_id, ensure_key
 from rca.eval.matching import fault_types
 from rca.eval.models import EvaluationResult
 from rca.eval.scoring import perfect_report
@@ -123,11 +123,13 @@ def test_score_suite_csv_summary_and_missing_reports(
 ) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
-    # Every scenario but one gets a perfect report; one under its blind id.
+    # Every scenario but one gets a perfect report; one under its blind id (the suite's
+    # key file salts it, as export-blind would have written it).
+    salt = ensure_key(suite_dir)
     for sid, truth in truths.items():
         if sid == "slow_query_regression":
             continue
-        name = blind_id(truth.bundle_id) if sid == "pod_oom_restart_loop" else truth.bundle_id
+        name = blind_id(truth.bundle_id, salt) if sid == "pod_oom_restart_loop" else truth.bundle_id
         _write(reports / f"{name}.json", perfect_report(truth))
     table = tmp_path / "table.csv"
     assert main(["score-suite", str(suite_dir), str(reports), "--out", str(table)]) == 1
@@ -249,8 +251,8 @@ def test_salt_option_names_blind_reports_for_score_suite(
     salted = _blind_name(
         ["export-blind", str(bundle), str(tmp_path / "b"), "--salt", "s3cret"], capsys
     )
-    public = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
-    assert salted != public and salted.startswith("blind-")
+    keyed = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
+    assert salted != keyed and salted.startswith("blind-")
     reports = tmp_path / "reports"
     reports.mkdir()
     _write(reports / f"{salted}.json", perfect_report(truth))
@@ -258,7 +260,7 @@ def test_salt_option_names_blind_reports_for_score_suite(
     args = ["score-suite", str(suite), str(reports), "--no-baselines"]
     assert main([*args, "--salt", "s3cret"]) == 0
     assert "pass rate 100.0% (1/1)" in capsys.readouterr().out
-    # Without the salt (or with another one) the report is not found.
+    # Without the salt (so with the key file's) or with another one, it is not found.
     assert main(args) == 1
     assert "NO_REPORT" in capsys.readouterr().out
     assert main([*args, "--salt", "other"]) == 1
@@ -274,13 +276,13 @@ def test_salt_from_the_environment(
     suite, truth = one_bundle_suite
     bundle = next(suite.iterdir())
     monkeypatch.delenv(SALT_ENV, raising=False)
-    public = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
+    keyed = _blind_name(["export-blind", str(bundle), str(tmp_path / "p")], capsys)
     by_option = _blind_name(
         ["export-blind", str(bundle), str(tmp_path / "o"), "--salt", "from-env"], capsys
     )
     monkeypatch.setenv(SALT_ENV, "from-env")
     by_env = _blind_name(["export-blind", str(bundle), str(tmp_path / "e")], capsys)
-    assert by_env == by_option != public
+    assert by_env == by_option != keyed
     reports = tmp_path / "reports"
     reports.mkdir()
     _write(reports / f"{by_env}.json", perfect_report(truth))

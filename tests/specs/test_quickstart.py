@@ -95,7 +95,7 @@ def _env() -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(VENV / "bin"), env.get("PATH", os.defpath)])
     env["VIRTUAL_ENV"] = str(VENV)
     env["MPLBACKEND"] = "Agg"
-    env.pop("RCA_BLIND_SALT", None)  # the quickstart shows ids under the public salt
+    env.pop("RCA_BLIND_SALT", None)  # the quickstart shows the suite's own key file at work
     return env
 
 
