@@ -22,16 +22,36 @@ exception [... NullPointerException ...]`` or ``istio 503 UH no_healthy_upstream
     Always answers the most common root cause of the known scenarios (most frequent
     ``fault_type`` among the registered incident scenarios; ties: smallest scenario id)
     and cites the bundle's first error line.
+``kitchen_sink``
+    Always answers one title naming every fault family (for each family of
+    :func:`rca.eval.matching.families`, its first vocabulary phrase that names that
+    family alone) and cites the first error line of each stream. The scorer finds it
+    ambiguous (``AMBIGUOUS_ROOT_CAUSE``), so it passes no incident.
+``signature_grep``
+    The keyword matcher: counts the lines of each family's :data:`SIGNATURES` regex in
+    its stream file and blames the family with the most (ties: registry order), with
+    ``fault_type`` set, the family's root cause in words as the title (the label's
+    ``root_cause`` less its drawn values) and its first five matching lines as refs; the
+    other families with hits follow as hypotheses 2..n, by hits. No hit: "no incident".
+``change_point``
+    A statistical brain: per stream, error-ish lines per minute; the upward change
+    point with the largest two-window Poisson likelihood ratio (see
+    :func:`change_points`). Blames the stream whose significant change comes first
+    (ties: the larger ratio); title = the most frequent error template after the change
+    that did not occur before it (none new: the one that grew most), refs = its first
+    five lines after the change. No significant change: "no incident".
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
+import statistics
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +60,7 @@ from rca.seed import scenarios
 from rca.seed.mock_incident_generator import MANIFEST_FILE, STREAM_FILES, STREAMS
 
 from .evidence import line_instant
+from .matching import families, families_named
 from .models import BrainReport
 
 CONFIDENCE = 0.8
@@ -137,6 +158,10 @@ class BlindView:
     bundle_id: str
     start: datetime | None
     errors: list[ErrorLine]
+    # The latest instant of any stream's last dated line (how long the bundle runs).
+    end: datetime | None = None
+    # Stream -> its lines, for the brains that grep the raw text.
+    lines: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_blind(bundle_dir: str | Path) -> BlindView:
@@ -163,29 +188,53 @@ def read_blind(bundle_dir: str | Path) -> BlindView:
         return line_instant(s, line, year, near=near)
 
     firsts = [t for s in STREAMS if texts[s] and (t := at(s, texts[s][0]))]
+    lasts = [t for s in STREAMS if (t := _last_instant(s, texts[s], at))]
     errors: list[ErrorLine] = []
     for s in STREAMS:
         for n, line in enumerate(texts[s], start=1):
             c = _classify(s, line)
             if c is not None:
                 errors.append(ErrorLine(STREAM_FILES[s], n, s, at(s, line), c[0], c[1]))
-    return BlindView(bid, min(firsts) if firsts else None, errors)
+    return BlindView(
+        bid, min(firsts) if firsts else None, errors, max(lasts) if lasts else None, texts
+    )
+
+
+def _last_instant(
+    stream: str, lines: list[str], at: Callable[[str, str], datetime | None]
+) -> datetime | None:
+    # The last lines may be blank or continuations (a stack trace): look back a little.
+    for line in reversed(lines[-50:]):
+        if t := at(stream, line):
+            return t
+    return None
+
+
+def _hypothesis(
+    title: str,
+    summary: str,
+    refs: list[str],
+    confidence: float = CONFIDENCE,
+    fault_type: str | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "title": title[:MAX_TITLE],
+        "summary": summary,
+        "confidence": confidence,
+        "evidence_refs": refs,
+    }
+    if fault_type is not None:
+        out["fault_type"] = fault_type
+    return out
 
 
 def _report(view: BlindView, title: str, summary: str, refs: list[str]) -> BrainReport:
+    return _ranked(view, [_hypothesis(title, summary, refs)])
+
+
+def _ranked(view: BlindView, hypotheses: list[dict[str, Any]]) -> BrainReport:
     return BrainReport.model_validate(
-        {
-            "incident_id": view.bundle_id,
-            "status": "completed",
-            "hypotheses": [
-                {
-                    "title": title[:MAX_TITLE],
-                    "summary": summary,
-                    "confidence": CONFIDENCE,
-                    "evidence_refs": refs,
-                }
-            ],
-        }
+        {"incident_id": view.bundle_id, "status": "completed", "hypotheses": hypotheses}
     )
 
 
@@ -237,14 +286,18 @@ def earliest_error(view: BlindView) -> BrainReport:
     )
 
 
+def _undrawn(text: str) -> str:
+    # Without the label there is no drawn value (a release, an index name) to fill in.
+    return re.sub(r" ?\{[a-z_]+\}", "", text)
+
+
 def majority_answer() -> str:
     """Root cause of the most common fault type among the registered incident scenarios."""
     specs = [(sid, scenarios.get(sid).label()) for sid in scenarios.scenario_ids()]
     incidents = [(sid, spec) for sid, spec in specs if spec.fault_type != "none"]
     counts = Counter(spec.fault_type for _sid, spec in incidents)
     _sid, spec = min(incidents, key=lambda p: (-counts[p[1].fault_type], p[0]))
-    # Without a bundle there is no drawn value (a release, an index name) to fill in.
-    return re.sub(r" ?\{[a-z_]+\}", "", spec.root_cause)
+    return _undrawn(spec.root_cause)
 
 
 def majority_prior(view: BlindView) -> BrainReport:
@@ -257,10 +310,212 @@ def majority_prior(view: BlindView) -> BrainReport:
     )
 
 
+def _incident_families() -> list[str]:
+    """Fault types of the incident scenarios, in registry order (each once)."""
+    out: list[str] = []
+    for sid in scenarios.incident_ids():
+        ft = scenarios.get(sid).label().fault_type
+        if ft not in out:
+            out.append(ft)
+    return out
+
+
+def kitchen_sink_title() -> str:
+    """One phrase per fault family, each the first of the family's vocabulary that the
+    scorer reads as naming that family alone."""
+    phrases = [
+        next(t for t in terms if families_named(t) == [ft]) for ft, terms in families().items()
+    ]
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1] if len(phrases) > 1 else phrases[0]
+
+
+def kitchen_sink(view: BlindView) -> BrainReport:
+    firsts = [
+        min((e for e in view.errors if e.stream == s), key=lambda e: e.line, default=None)
+        for s in STREAMS
+    ]
+    refs = [f"{e.file}:{e.line}" for e in firsts if e is not None]
+    return _report(
+        view,
+        kitchen_sink_title(),
+        "one of the known faults; every one is named so that the right one is among them",
+        refs or [f"{STREAM_FILES['ui']}:1"],
+    )
+
+
+# The signature-grep brain of issue #16: one regex per fault family, in the stream file
+# where that family's symptom is written, nothing smarter. Keys: the incident scenarios'
+# fault types (tests/eval/test_baselines.py checks them against the registry).
+SIGNATURES: dict[str, tuple[str, re.Pattern[str]]] = {
+    "resource_exhaustion": (
+        STREAM_FILES["api"],
+        re.compile(r"Connection is not available, request timed out after"),
+    ),
+    "memory_leak": (STREAM_FILES["k8s"], re.compile(r"OOMKilling|exitCode=137")),
+    "bad_deployment": (STREAM_FILES["api"], re.compile(r"java\.lang\.NullPointerException")),
+    "query_plan_regression": (
+        STREAM_FILES["db"],
+        re.compile(r"LOG:  duration: \d{4,}\.\d+ ms"),
+    ),
+}
+_STREAM_OF_FILE = {file: stream for stream, file in STREAM_FILES.items()}
+
+
+def family_root_cause(fault_type: str) -> str:
+    """The root cause of the family's first scenario in the registry, less drawn values."""
+    sid = next(
+        s for s in scenarios.incident_ids() if scenarios.get(s).label().fault_type == fault_type
+    )
+    return _undrawn(scenarios.get(sid).label().root_cause)
+
+
+def signature_hits(view: BlindView) -> dict[str, list[int]]:
+    """Family -> the line numbers (1-based) of its signature's file that match it."""
+    out: dict[str, list[int]] = {}
+    for fam, (file, pattern) in SIGNATURES.items():
+        lines = view.lines.get(_STREAM_OF_FILE[file], [])
+        out[fam] = [n for n, line in enumerate(lines, start=1) if pattern.search(line)]
+    return out
+
+
+def signature_grep(view: BlindView) -> BrainReport:
+    hits = signature_hits(view)
+    order = _incident_families()
+    ranked = sorted(
+        (f for f in order if hits.get(f)), key=lambda f: (-len(hits[f]), order.index(f))
+    )
+    if not ranked:
+        return _no_incident(view, "no family's signature in the logs")
+    top = len(hits[ranked[0]])
+    return _ranked(
+        view,
+        [
+            _hypothesis(
+                family_root_cause(f),
+                f"{len(hits[f])} line(s) of {SIGNATURES[f][0]} match /{SIGNATURES[f][1].pattern}/",
+                [f"{SIGNATURES[f][0]}:{n}" for n in hits[f][:MAX_REFS]],
+                # Ranked by hits: a family with fewer is less likely.
+                round(CONFIDENCE * len(hits[f]) / top, 4),
+                fault_type=f,
+            )
+            for f in ranked
+        ],
+    )
+
+
+BEFORE_MIN = 10  # minutes of the window before a candidate change point (at most)
+AFTER_MIN = 5  # minutes of the window after it (at most)
+MIN_WINDOW = 2  # fewer minutes on either side: no candidate
+MIN_LLR = 20.0  # likelihood-ratio statistic a change must reach to count
+MIN_RISE = 2.0  # lines/minute the after window's median must exceed the before rate by
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePoint:
+    stream: str
+    minute: int  # minutes since the bundle's start: the first minute of the new rate
+    before_minutes: int  # the windows compared: minutes before the change and from it on
+    after_minutes: int
+    before_rate: float  # error-ish lines per minute in each window
+    after_rate: float
+    llr: float
+
+
+def _poisson_llr(before: Sequence[int], after: Sequence[int]) -> float:
+    """2 log likelihood ratio of two Poisson rates against one (0 log 0 = 0)."""
+    sb, sa, nb, na = sum(before), sum(after), len(before), len(after)
+    pooled = (sb + sa) / (nb + na)
+
+    def term(total: int, n: int) -> float:
+        return total * math.log(total / n / pooled) if total else 0.0
+
+    return 2.0 * (term(sb, nb) + term(sa, na))
+
+
+def minute_counts(view: BlindView, stream: str) -> list[int]:
+    """Error-ish lines of ``stream`` per minute since the bundle's start."""
+    if view.start is None or view.end is None:
+        return []
+    counts = [0] * (int((view.end - view.start).total_seconds() // 60) + 1)
+    for e in view.errors:
+        if e.stream == stream and e.at is not None and e.at >= view.start:
+            m = int((e.at - view.start).total_seconds() // 60)
+            if m < len(counts):
+                counts[m] += 1
+    return counts
+
+
+def change_points(view: BlindView) -> list[ChangePoint]:
+    """Per stream, its most significant upward change of the error-ish rate, if any.
+
+    Method: for every minute ``k`` with at least :data:`MIN_WINDOW` minutes on either
+    side, compare the counts of the (up to) :data:`BEFORE_MIN` minutes before ``k`` with
+    those of the (up to) :data:`AFTER_MIN` minutes from ``k`` on, as two Poisson rates:
+    the statistic is the likelihood ratio ``2 (Sb ln(rb/r) + Sa ln(ra/r))`` (``S`` the
+    counts, ``r`` the pooled rate). A candidate counts when the rate goes up, the
+    statistic reaches :data:`MIN_LLR`, and the rise persists: the *median* minute of the
+    after window exceeds the before rate by :data:`MIN_RISE` (a one- or two-minute burst,
+    such as a scanner's, does not). The stream's change point is the candidate with the
+    largest statistic (ties: the earlier minute). Streams in :data:`STREAMS` order.
+    """
+    out: list[ChangePoint] = []
+    for stream in STREAMS:
+        counts = minute_counts(view, stream)
+        best: ChangePoint | None = None
+        for k in range(MIN_WINDOW, len(counts) - MIN_WINDOW + 1):
+            before = counts[max(0, k - BEFORE_MIN) : k]
+            after = counts[k : k + AFTER_MIN]
+            rb, ra = sum(before) / len(before), sum(after) / len(after)
+            if ra <= rb or statistics.median(after) < rb + MIN_RISE:
+                continue
+            llr = _poisson_llr(before, after)
+            if llr >= MIN_LLR and (best is None or llr > best.llr):
+                best = ChangePoint(stream, k, len(before), len(after), rb, ra, llr)
+        if best is not None:
+            out.append(best)
+    return out
+
+
+def change_point(view: BlindView) -> BrainReport:
+    found = change_points(view)
+    if not found or view.start is None:
+        return _no_incident(view, "no significant rise of error-ish lines in any stream")
+    cp = min(found, key=lambda c: (c.minute, -c.llr))
+    at = view.start + timedelta(minutes=cp.minute)
+    since = at - timedelta(minutes=cp.before_minutes)
+    upto = at + timedelta(minutes=cp.after_minutes)
+    dated = [(t, e) for e in view.errors if e.stream == cp.stream and (t := e.at) is not None]
+    seen = {e.template for t, e in dated if t < at}
+    before = Counter(e.template for t, e in dated if since <= t < at)
+    after = [e for t, e in dated if at <= t < upto]
+    grown = Counter(e.template for e in after)
+    new = [t for t in grown if t not in seen]
+    # The dominant new template; with none new, the one whose rate grew most.
+    pool = new or list(grown)
+
+    def rise(t: str) -> float:
+        was = 0.0 if new else before[t] / cp.before_minutes
+        return grown[t] / cp.after_minutes - was
+
+    first = {t: next(e for e in after if e.template == t) for t in pool}
+    template = min(pool, key=lambda t: (-rise(t), _sort_at(first[t]), t))
+    lines = [e for e in after if e.template == template][:MAX_REFS]
+    return _report(
+        view,
+        first[template].message,
+        f"{cp.stream}: error-ish lines rose from {cp.before_rate:.1f}/min to "
+        f"{cp.after_rate:.1f}/min at minute {cp.minute} (likelihood ratio {cp.llr:.0f})",
+        [f"{e.file}:{e.line}" for e in lines],
+    )
+
+
 BASELINES: dict[str, Callable[[BlindView], BrainReport]] = {
     "most_errors": most_errors,
     "earliest_error": earliest_error,
     "majority_prior": majority_prior,
+    "kitchen_sink": kitchen_sink,
+    "signature_grep": signature_grep,
+    "change_point": change_point,
 }
 
 

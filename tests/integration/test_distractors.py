@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+# The signature-grep brain's one regex per fault family (issue #16).
+from rca.eval.baselines import SIGNATURES
 from rca.seed import _pipeline, distractors, scenarios
 from rca.seed._labels import build_ground_truth
 from rca.seed._models import (
@@ -40,18 +42,6 @@ from tests.realtools import (
 )
 
 ANCHOR = "2026-11-26T05:00:00Z"
-
-# The signature-grep brain of issue #16: one line per fault family, nothing smarter.
-SIGNATURES: dict[str, tuple[str, re.Pattern[str]]] = {
-    "resource_exhaustion": (
-        "api_logs.log",
-        re.compile(r"Connection is not available, request timed out after"),
-    ),
-    "memory_leak": ("k8s_events.log", re.compile(r"OOMKilling|exitCode=137")),
-    "bad_deployment": ("api_logs.log", re.compile(r"java\.lang\.NullPointerException")),
-    "query_plan_regression": ("db_events.log", re.compile(r"LOG:  duration: \d{4,}\.\d+ ms")),
-}
-
 
 # What a herring imitating a family adds more of: the family's grep, or its trigger.
 LOOKALIKE = {
