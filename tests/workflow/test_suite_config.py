@@ -29,7 +29,18 @@ SUITES = ROOT / "config" / "suites.yaml"
 
 def test_shipped_suites_smoke_and_large() -> None:
     suites = load_suites(SUITES)
-    assert suites.names() == ["smoke", "large"]
+    assert suites.names() == ["smoke", "large", "standard", "hard"]
+
+    # The evaluation suites (issue #16): every scenario x 20 seeds, full windows, their
+    # difficulty, and no seed shared between them.
+    seeds: dict[str, set[int]] = {}
+    for name in ("standard", "hard"):
+        bundles = suites.bundles(name)
+        assert len(bundles) == len(scenario_ids()) * 20
+        assert {b.request.difficulty for b in bundles} == {name}
+        assert {b.request.duration_minutes for b in bundles} == {30}
+        seeds[name] = {b.request.seed for b in bundles}
+    assert not seeds["standard"] & seeds["hard"]
 
     # `scenarios: all`: every registered scenario, so the sizes follow the registry.
     smoke = suites.bundles("smoke")
