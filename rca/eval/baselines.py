@@ -310,7 +310,7 @@ def majority_prior(view: BlindView) -> BrainReport:
     )
 
 
-def _incident_families() -> list[str]:
+def incident_families() -> list[str]:
     """Fault types of the incident scenarios, in registry order (each once)."""
     out: list[str] = []
     for sid in scenarios.incident_ids():
@@ -380,7 +380,7 @@ def signature_hits(view: BlindView) -> dict[str, list[int]]:
 
 def signature_grep(view: BlindView) -> BrainReport:
     hits = signature_hits(view)
-    order = _incident_families()
+    order = incident_families()
     ranked = sorted(
         (f for f in order if hits.get(f)), key=lambda f: (-len(hits[f]), order.index(f))
     )

@@ -20,6 +20,7 @@ from rca.eval.baselines import (
     ErrorLine,
     change_point,
     change_points,
+    incident_families,
     kitchen_sink_title,
     majority_answer,
     read_blind,
@@ -240,18 +241,8 @@ def committed_rows() -> pd.DataFrame:
     return run_baselines(FIXTURES_DIR, ["kitchen_sink", "signature_grep", "change_point"])
 
 
-def _registry_families() -> list[str]:
-    """The incident scenarios' fault types, in registry order."""
-    out: list[str] = []
-    for sid in scenarios.incident_ids():
-        ft = scenarios.get(sid).label().fault_type
-        if ft not in out:
-            out.append(ft)
-    return out
-
-
 def test_one_signature_per_incident_family() -> None:
-    assert sorted(SIGNATURES) == sorted(_registry_families()) == fault_types()
+    assert sorted(SIGNATURES) == sorted(incident_families()) == fault_types()
     assert {file for file, _pattern in SIGNATURES.values()} <= set(STREAM_FILES.values())
 
 
@@ -350,7 +341,7 @@ def test_signature_grep_ranks_families_by_hits_and_breaks_ties_by_registry(
             lines[stream_of[SIGNATURES[fam][0]]] += [sample[fam]] * n
         return _view({}, lines)
 
-    order = _registry_families()
+    order = incident_families()
     # More hits win, whatever the registry order; the rest follow as hypotheses 2..n.
     last, first = order[-1], order[0]
     report = signature_grep(view_with({first: 2, last: 3}))
