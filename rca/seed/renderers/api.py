@@ -126,10 +126,6 @@ _CONTROLLER = {
     "list_products": ("ProductController", "listProducts", "ProductService", "byCategory", 41),
     "get_customer": ("CustomerController", "me", "CustomerService", "current", 33),
 }
-NPE_MESSAGE = (
-    'Cannot invoke "com.example.orders.domain.LoyaltyTier.discountRate()" because the return '
-    'value of "com.example.orders.domain.Customer.getLoyaltyTier()" is null'
-)
 
 
 class ApiRenderer(Renderer):
@@ -238,7 +234,8 @@ class ApiRenderer(Renderer):
                 ("api.error_500", "api.stacktrace"),
                 rid,
             )
-        elif a.outcome == "npe":
+        elif a.outcome == "npe":  # the faulty release's defect (an NPE in v0)
+            defect = self.ctx.plan.release_defect
             t = a.end_us - 300
             head = self._line(
                 pod,
@@ -247,16 +244,13 @@ class ApiRenderer(Renderer):
                 thread,
                 L_DISPATCH,
                 "Servlet.service() for servlet [dispatcherServlet] in context with path [] "
-                "threw exception [Request processing failed: java.lang.NullPointerException: "
-                f"{NPE_MESSAGE}] with root cause",
+                f"threw exception [Request processing failed: {defect.exception}: "
+                f"{defect.message}] with root cause",
                 corr,
             )
-            trace = [
-                "",
-                f"java.lang.NullPointerException: {NPE_MESSAGE}",
-                "\tat com.example.orders.pricing.DiscountCalculator.discountFor"
-                f"(DiscountCalculator.java:42) {jar}",
-                f"\tat com.example.orders.service.OrderService.priceOrder(OrderService.java:131) {jar}",
+            trace = ["", f"{defect.exception}: {defect.message}"]
+            trace += [f"\tat {f} {'~[na:na]' if jdk else jar}" for f, jdk in defect.frames]
+            trace += [
                 f"\tat com.example.orders.service.{svc}.{svc_method}({svc}.java:{line_no}) {jar}",
                 f"\tat com.example.orders.web.{ctrl}.{action}({ctrl}.java:{line_no - 17}) {jar}",
             ]

@@ -64,6 +64,42 @@ def unchanged(_t: int, *_args: object) -> float:
     return 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseDefect:
+    """What a faulty release throws on the requests it fails: an exception the JVM or
+    the JDK raises, with its message as Java 21 words it, and the release's own frames
+    above ``OrderService`` (``renderers/api.py`` writes the stack trace). Frames are
+    ``(frame, jdk)``: a JDK frame ends ``~[na:na]``, the release's ``~[!/:{version}]``."""
+
+    exception: str  # fully qualified: java.lang.NullPointerException
+    message: str
+    frames: tuple[tuple[str, bool], ...]
+    where: str  # the class of the release that has the bug (the label names it)
+    what: str  # the bug in a few words (the label's root cause quotes it)
+
+    @property
+    def simple_name(self) -> str:
+        return self.exception.rsplit(".", 1)[-1]
+
+
+# The v0 defect: a null loyalty tier dereferenced in DiscountCalculator (JEP 358's
+# helpful NullPointerException message).
+NULL_TIER = ReleaseDefect(
+    exception="java.lang.NullPointerException",
+    message='Cannot invoke "com.example.orders.domain.LoyaltyTier.discountRate()" because the '
+    'return value of "com.example.orders.domain.Customer.getLoyaltyTier()" is null',
+    frames=(
+        (
+            "com.example.orders.pricing.DiscountCalculator.discountFor(DiscountCalculator.java:42)",
+            False,
+        ),
+        ("com.example.orders.service.OrderService.priceOrder(OrderService.java:131)", False),
+    ),
+    where="DiscountCalculator",
+    what="unhandled null loyalty tier",
+)
+
+
 @dataclass(slots=True)
 class Plan:
     """The fault, as data the simulation and the renderers consume."""
@@ -82,9 +118,11 @@ class Plan:
     heap_used: Callable[[int, Pod], float] = lambda _t, _p: 0.38
     # HikariCP maximum-pool-size of every orders-api pod.
     pool_size: int = HIKARI_POOL_SIZE
-    # Versions whose create/get paths hit the null-path bug, and how often.
+    # Versions whose create/get paths hit a release's defect, how often, and what the
+    # failing requests throw.
     faulty_versions: frozenset[str] = frozenset()
     fault_probability: float = 0.0
+    release_defect: ReleaseDefect = NULL_TIER
     facts: list[Fact] = field(default_factory=list)
     # Free-form numbers a label may quote (e.g. the peak multiplier).
     notes: dict[str, Any] = field(default_factory=dict)
