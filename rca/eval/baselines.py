@@ -287,7 +287,9 @@ def earliest_error(view: BlindView) -> BrainReport:
 
 
 def _undrawn(text: str) -> str:
-    # Without the label there is no drawn value (a release, an index name) to fill in.
+    # Without the label there is no drawn value (a release, an index name) to fill in;
+    # a parenthesis that only holds drawn values goes with them.
+    text = re.sub(r" ?\([^()]*\{[a-z_]+\}[^()]*\)", "", text)
     return re.sub(r" ?\{[a-z_]+\}", "", text)
 
 

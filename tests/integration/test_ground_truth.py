@@ -187,7 +187,7 @@ def test_slow_query_evidence_shows_the_slow_statement_and_the_drop_index(
     assert late == [], "slow customer queries long after the index was rebuilt"
 
 
-def test_rollout_evidence_shows_the_npe_on_a_1_9_0_pod_and_the_new_replicaset(
+def test_rollout_evidence_shows_the_defect_on_a_new_release_pod_and_its_replicaset(
     bundles: dict[str, Bundle],
 ) -> None:
     b = bundles["bad_api_rollout"]
@@ -198,7 +198,7 @@ def test_rollout_evidence_shows_the_npe_on_a_1_9_0_pod_and_the_new_replicaset(
     assert len(new_rs) == 1
     first = truth["first_signal"]
     assert first["file"] == "api_logs.log"
-    assert "java.lang.NullPointerException" in first["excerpt"]
+    assert "." + truth["drawn"]["defect_exception"] + ": " in first["excerpt"]
     pod = re.match(r"\[pod/([^/]+)/orders-api\] ", first["excerpt"])
     assert pod and pod[1] in new_pods, first
     scaled = [

@@ -1,10 +1,11 @@
-"""A rolling update ships a new orders-api release whose pricing path dereferences a null tier.
+"""A rolling update ships a new orders-api release with a bug in its order path.
 
 Story: the Deployment's image moves to the new release (1.8.2 -> 1.9.0 at difficulty
 easy; a release pair drawn per seed otherwise, ``_topology.release_pair``; maxSurge 1, maxUnavailable 0). As each
-new pod turns ready it takes traffic, and every order request for a customer without a
-loyalty tier throws a NullPointerException in ``DiscountCalculator`` -> 500 with a stack
-trace, only on new pods. The mesh retries 5xx onto other pods (old ones succeed while
+new pod turns ready it takes traffic, and a share of its order requests meet the
+release's bug -> 500 with a stack trace, only on new pods. At difficulty easy the bug is
+v0's: a customer without a loyalty tier throws a NullPointerException in
+``DiscountCalculator``; otherwise one of ``DEFECTS`` is drawn per seed. The mesh retries 5xx onto other pods (old ones succeed while
 they last, then retries run out: 500 URX); nginx passes the 500s to users. The on-call
 runs ``kubectl rollout undo``; the old ReplicaSet scales back up and errors stop.
 """
@@ -16,12 +17,14 @@ from .._timefmt import US
 from .._topology import Pod, Stack
 from ._base import (
     API_SHARE,
+    NULL_TIER,
     Caption,
     Expect,
     LabelSpec,
     Paraphrase,
     Plan,
     PlanContext,
+    ReleaseDefect,
     Scenario,
     endpoint_share,
     sure_rate,
@@ -40,6 +43,75 @@ UNDO_AFTER_US = (6 * 60 * US, 20 * 60 * US)
 # The new release also does more work per request and allocates more (the same change
 # that brought the null path): (CPU-time multiplier, heap share after GC) by difficulty.
 HEAVIER = {"easy": None, "standard": ((1.15, 1.5), (0.40, 0.48)), "hard": ((1.8, 2.8), (0.5, 0.62))}
+
+# What the faulty release throws, drawn per seed (easy: v0's null tier). Every one is a
+# bug a release ships in the order path and that fails the requests it meets with a
+# 500, and the JDK words its message as here (Java 21: JEP 358 helpful NPE messages,
+# BigDecimal.divide's non-terminating expansion, Preconditions.outOfBounds,
+# Enum.valueOf, the module-aware ClassCastException). So the exception's name tells a
+# responder nothing about the cause by itself: the rollout it starts with does.
+DEFECTS: tuple[ReleaseDefect, ...] = (
+    NULL_TIER,
+    ReleaseDefect(
+        exception="java.lang.ArithmeticException",
+        message="Non-terminating decimal expansion; no exact representable decimal result.",
+        frames=(
+            ("java.base/java.math.BigDecimal.divide(BigDecimal.java:1780)", True),
+            ("com.example.orders.pricing.TaxCalculator.perUnitTax(TaxCalculator.java:67)", False),
+            ("com.example.orders.service.OrderService.priceOrder(OrderService.java:138)", False),
+        ),
+        where="TaxCalculator",
+        what="BigDecimal division without a rounding mode",
+    ),
+    ReleaseDefect(
+        exception="java.lang.IndexOutOfBoundsException",
+        message="Index 0 out of bounds for length 0",
+        frames=(
+            ("java.base/jdk.internal.util.Preconditions.outOfBounds(Preconditions.java:100)", True),
+            (
+                "java.base/jdk.internal.util.Preconditions.outOfBoundsCheckIndex"
+                "(Preconditions.java:106)",
+                True,
+            ),
+            ("java.base/jdk.internal.util.Preconditions.checkIndex(Preconditions.java:302)", True),
+            ("java.base/java.util.Objects.checkIndex(Objects.java:385)", True),
+            ("java.base/java.util.ArrayList.get(ArrayList.java:427)", True),
+            (
+                "com.example.orders.shipping.ShippingQuoteService.cheapest"
+                "(ShippingQuoteService.java:51)",
+                False,
+            ),
+            ("com.example.orders.service.OrderService.priceOrder(OrderService.java:144)", False),
+        ),
+        where="ShippingQuoteService",
+        what="first shipping quote taken from an empty list",
+    ),
+    ReleaseDefect(
+        exception="java.lang.IllegalArgumentException",
+        message="No enum constant com.example.orders.domain.PaymentMethod.CARD",
+        frames=(
+            ("java.base/java.lang.Enum.valueOf(Enum.java:293)", True),
+            (
+                "com.example.orders.domain.PaymentMethod.valueOf(PaymentMethod.java:5)",
+                False,
+            ),
+            ("com.example.orders.service.OrderService.paymentOf(OrderService.java:152)", False),
+        ),
+        where="PaymentMethod",
+        what="enum constant CARD renamed while stored orders still hold it",
+    ),
+    ReleaseDefect(
+        exception="java.lang.ClassCastException",
+        message="class java.lang.Integer cannot be cast to class java.lang.Long "
+        "(java.lang.Integer and java.lang.Long are in module java.base of loader 'bootstrap')",
+        frames=(
+            ("com.example.orders.pricing.PromotionRules.maxUnits(PromotionRules.java:93)", False),
+            ("com.example.orders.service.OrderService.priceOrder(OrderService.java:126)", False),
+        ),
+        where="PromotionRules",
+        what="promotion limit read as Long from a config map of Integers",
+    ),
+)
 
 
 def _roll(
@@ -65,13 +137,16 @@ def _roll(
 
 class BadApiRollout(Scenario):
     id = "bad_api_rollout"
-    title = "Bad orders-api rollout (a null path in the new release), then rollback"
-    description = "A new `orders-api` release rolls out with a null path, then is rolled back"
+    title = "Bad orders-api rollout (a bug in the new release's order path), then rollback"
+    description = (
+        "A new `orders-api` release rolls out with a bug in its order path, then is rolled back"
+    )
     caption = Caption(
         happens=(
-            "A rolling update ships a new ``orders-api`` release, whose pricing path "
-            "dereferences a null loyalty tier: every affected order request on a new "
-            "pod throws a ``NullPointerException`` and returns 500. The mesh retries "
+            "A rolling update ships a new ``orders-api`` release with a bug in its "
+            "order path (a null loyalty tier, a BigDecimal division, an empty list, a "
+            "renamed enum constant or a bad cast, drawn per seed): every affected order "
+            "request on a new pod throws and returns 500. The mesh retries "
             "onto old pods while they last; then ``kubectl rollout undo`` brings the "
             "old ReplicaSet back and the errors stop."
         ),
@@ -86,19 +161,19 @@ class BadApiRollout(Scenario):
     v0 = True
     expect = Expect(
         paraphrase=Paraphrase(
-            title="Bad rollout: the new orders-api release throws a NullPointerException on "
-            "every discount",
+            title="Bad rollout: the new orders-api release fails order requests with 500s",
             summary="new release of the API pods; rolled back later",
             file="api_logs.log",
-            signature="java.lang.NullPointerException",
+            # The release's exception, whichever was drawn (a JDK one, java.lang.*).
+            signature="Request processing failed: java.lang.",
         ),
         commented_sql=False,  # only a chance duplicate-key conflict (0.6 % of POSTs)
         probe_failures=True,
         matching_paraphrases=(
             "Bad rollout of the new orders-api release",
-            "Faulty release: NPE in DiscountCalculator",
+            "Faulty release: order requests fail on the new pods",
             "Regression in new version of orders-api",
-            "java.lang.NullPointerException in orders-api",
+            "The orders-api deployment broke order requests; rolling back fixed it",
         ),
     )
 
@@ -141,19 +216,25 @@ class BadApiRollout(Scenario):
         plan.peak_us = rolled
         plan.recovery_us = recovered if recovered < ctx.window_end_us else None
         plan.notes = {"first_bad_ready_us": first_ready}
+        # Drawn last, so that the story's other draws are those of a v0 plan.
+        defect = NULL_TIER if ctx.difficulty == "easy" else rng.pick(DEFECTS)
+        plan.release_defect = defect
         plan.drawn = {
             "good_version": good,
             "bad_version": bad_version,
+            "defect_exception": defect.simple_name,
+            "defect_class": defect.where,
+            "defect_bug": defect.what,
             "onset_share": f"{(start - ctx.window_start_us) / (ctx.window_end_us - ctx.window_start_us):.3f}",
         }
         return plan
 
     def label(self) -> LabelSpec:
         return LabelSpec(
-            root_cause="bad deployment: orders-api {bad_version} throws NullPointerException "
-            "(unhandled null loyalty tier in DiscountCalculator)",
+            root_cause="bad deployment: orders-api {bad_version} fails order requests "
+            "({defect_exception}: {defect_bug} in {defect_class})",
             root_cause_layer="api",
-            root_cause_component="orders-api {bad_version} (DiscountCalculator null path)",
+            root_cause_component="orders-api {bad_version} ({defect_class})",
             fault_type="bad_deployment",
             aliases=(
                 "bad deployment",
@@ -162,10 +243,11 @@ class BadApiRollout(Scenario):
                 "faulty release",
                 "regression in new version",
                 "orders-api {bad_version}",
-                "NullPointerException",
-                "null pointer exception",
-                "unhandled null",
-                "DiscountCalculator",
+                # The class and the bug, not the bare exception type: every error line
+                # prints that, and it says nothing of the cause (NPE alone is family
+                # vocabulary below, as responders say "the NPE release").
+                "{defect_bug}",
+                "{defect_class}",
                 "rollout",
             ),
             trigger="deployment rollout (orders-api {good_version} -> {bad_version})",
@@ -175,8 +257,8 @@ class BadApiRollout(Scenario):
                 "web (nginx)",
                 "shop UI order pages",
             ),
-            expected_first_signal="api_logs.log: java.lang.NullPointerException ... "
-            "DiscountCalculator ... from an orders-api {bad_version} pod",
+            expected_first_signal="api_logs.log: {defect_exception} ... {defect_class} ... "
+            "from an orders-api {bad_version} pod",
             first_signal="api.npe",
             chain=(
                 (
@@ -188,7 +270,7 @@ class BadApiRollout(Scenario):
                 (
                     "api",
                     "orders-api {bad_version} pods",
-                    "500 with NullPointerException stack traces",
+                    "500 with {defect_exception} stack traces",
                     ("api.npe", "exemplar.npe.api"),
                 ),
                 (
@@ -222,6 +304,8 @@ class BadApiRollout(Scenario):
                 "faulty rollout",
                 "faulty release",
                 "broken release",
+                "broken deployment",
+                "deployment broke",
                 "buggy release",
                 "release regression",
                 "deployment regression",
