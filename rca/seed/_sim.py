@@ -50,7 +50,7 @@ from ._topology import (
     Pod,
     Stack,
 )
-from .scenarios import Fact, Plan, unchanged
+from .scenarios import Fact, Plan, no_wait, unchanged
 
 try:  # the compiled main loop (_simcore.c), built by `pip install -e .`; optional
     from . import _simcore
@@ -511,6 +511,8 @@ class Simulation:
             "cpu_time": plan.cpu_time,
             "db_time": plan.db_time,
             "unchanged": unchanged,
+            "db_wait": plan.db_wait,
+            "no_wait": no_wait,
             "ids_key": ids.key,  # the core derives hex("req", n, 32) itself
             "Request": Request,
             "Attempt": Attempt,
@@ -672,6 +674,13 @@ class Simulation:
         db_us = int(lognormal(q.median_ms * 1000, q.sigma) * plan.db_time(acquire, q.key))
         post = int(lognormal(ep.cpu_ms * 1000, 0.5) * cpu)
         pool = self._pool(pod, c)
+        if plan.db_wait is not no_wait:
+            # A statement blocked on a lock holds its connection while it waits: the
+            # wait counts from when it gets the connection, as HikariCP would hand it.
+            free_at = pool.free[0]
+            got = acquire if free_at <= acquire else free_at
+            if got - acquire <= HIKARI_TIMEOUT_US:
+                db_us += plan.db_wait(got, q.key)
         wait, waiting = self._acquire(pool, acquire, db_us + post)
         a = Attempt(pod, c, t, 0, 200, "ok", 0, 0, 0, waiting)
         if wait is None:

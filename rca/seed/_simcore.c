@@ -315,6 +315,7 @@ typedef struct {
     Py_ssize_t nlife;
     /* callables and classes */
     PyObject *rate_at, *cpu_time, *db_time, *Request, *Attempt, *Tick, *ProbeResult;
+    PyObject *db_wait, *no_wait; /* the plan's lock-wait hook and its neutral default */
     PyObject *unchanged; /* the plan's default hook, 1.0 whatever it is asked: not called */
     uint64_t ids_keyed[8]; /* BLAKE2b state after the ids key */
     Py_ssize_t request_slots[28], attempt_slots[12]; /* field offsets, in field order */
@@ -919,6 +920,23 @@ static int run_attempt(Core *s, Flight *f, int pi, int64_t t, AttemptC *a)
     int64_t db_us = (int64_t)(dbm * dbt);
     int64_t post = (int64_t)(lognormal(s, ep->cpu_ms * 1000.0, 0.5) * cpu);
     Pool *pool = &s->pools[c->pool];
+    if (s->db_wait != s->no_wait) {
+        /* A statement blocked on a lock holds its connection while it waits (as _sim.py) */
+        int64_t free_at = pool->free[0];
+        int64_t got = free_at <= acq ? acq : free_at;
+        if (got - acq <= s->hikari_timeout_us) {
+            PyObject *gt = PyLong_FromLongLong(got);
+            if (!gt) return -1;
+            PyObject *wargs[2] = {gt, ep->qkey};
+            PyObject *v = PyObject_Vectorcall(s->db_wait, wargs, 2, NULL);
+            Py_DECREF(gt);
+            if (!v) return -1;
+            int64_t extra = PyLong_AsLongLong(v);
+            Py_DECREF(v);
+            if (extra == -1 && PyErr_Occurred()) return -1;
+            db_us += extra;
+        }
+    }
     int64_t waiting = 0;
     int64_t wait = acquire(s, pool, acq, db_us + post, &waiting);
     if (wait == -2) return -1;
@@ -1852,6 +1870,7 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
 
     if (!(s->rate_at = get_obj(cfg, "rate_at")) || !(s->cpu_time = get_obj(cfg, "cpu_time")) ||
         !(s->db_time = get_obj(cfg, "db_time")) || !(s->unchanged = get_obj(cfg, "unchanged")) ||
+        !(s->db_wait = get_obj(cfg, "db_wait")) || !(s->no_wait = get_obj(cfg, "no_wait")) ||
         !(s->Request = get_obj(cfg, "Request")) || !(s->Attempt = get_obj(cfg, "Attempt")) ||
         !(s->Tick = get_obj(cfg, "Tick")) || !(s->ProbeResult = get_obj(cfg, "ProbeResult")))
         return -1;
@@ -1916,7 +1935,8 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw)
      &(s)->Attempt,        &(s)->Tick,       &(s)->ProbeResult,  &(s)->k_static,            \
      &(s)->k_api,          &(s)->k_scanner,  &(s)->m_get,        &(s)->root,                \
      &(s)->dash,           &(s)->search_ref, &(s)->became_ready, &(s)->became_unready,      \
-     &(s)->empty,          &(s)->transport_refused, &(s)->out,     &(s)->unchanged}
+     &(s)->empty,          &(s)->transport_refused, &(s)->out,     &(s)->unchanged,        \
+     &(s)->db_wait,        &(s)->no_wait}
 
 /* Every reference the core's tables own, outside the event heap, walked in one place:
  * the collector visits them and Core_clear drops them from this same list, so the two

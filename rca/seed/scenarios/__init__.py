@@ -22,6 +22,7 @@ from ._base import (
     Plan,
     PlanContext,
     Scenario,
+    no_wait,
     unchanged,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "Scenario",
     "get",
     "incident_ids",
+    "no_wait",
     "scenario_ids",
     "unchanged",
     "v0_ids",

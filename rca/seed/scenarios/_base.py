@@ -64,6 +64,12 @@ def unchanged(_t: int, *_args: object) -> float:
     return 1.0
 
 
+def no_wait(_t: int, _key: str) -> int:
+    """The neutral lock wait: a statement runs as soon as it has its connection (the
+    compiled core knows it is 0 and skips the call)."""
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class ReleaseDefect:
     """What a faulty release throws on the requests it fails: an exception the JVM or
@@ -112,6 +118,9 @@ class Plan:
     rate: Callable[[int], float] = unchanged
     # Multiplier on the duration of query ``key`` at time t.
     db_time: Callable[[int, str], float] = unchanged
+    # Microseconds a statement of query ``key`` that starts at t (its connection in hand)
+    # waits for a lock before it runs: it holds its pooled connection all that time.
+    db_wait: Callable[[int, str], int] = no_wait
     # Multiplier on application (CPU) time for a pod at time t (GC pressure).
     cpu_time: Callable[[int, Pod], float] = unchanged
     # Fraction of the max heap still used after a young GC (GC pressure, leaks).
