@@ -359,6 +359,7 @@ SIGNATURES: dict[str, tuple[str, re.Pattern[str]]] = {
         STREAM_FILES["db"],
         re.compile(r"LOG:  duration: \d{4,}\.\d+ ms"),
     ),
+    "lock_contention": (STREAM_FILES["db"], re.compile(r"still waiting for \w+Lock")),
 }
 _STREAM_OF_FILE = {file: stream for stream, file in STREAM_FILES.items()}
 

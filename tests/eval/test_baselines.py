@@ -58,21 +58,7 @@ def test_label_evidence_suffices_for_every_failure_scenario(
         assert result.pass_fail == "pass", (sid, result.reason_codes)
 
 
-# At "standard" the keyword matcher still reads every incident of seed 42 (issue #16
-# asks for at most 60 % there; measured 91 % of incidents over seeds 1..20): a known
-# weakness of the benchmark, not of the test. Strict: it fails once the grep is beaten.
-_GREP_WINS_AT_STANDARD = pytest.mark.xfail(
-    strict=True, reason="issue #16: signature grep passes every standard incident of seed 42"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=_GREP_WINS_AT_STANDARD) if n == "signature_grep" else n
-        for n in BASELINES
-    ],
-)
+@pytest.mark.parametrize("name", list(BASELINES))
 def test_no_baseline_passes_every_scenario(name: str, baseline_rows: pd.DataFrame) -> None:
     rows = baseline_rows[baseline_rows["baseline"] == name]
     assert sorted(rows["scenario_id"]) == sorted(SCENARIOS)

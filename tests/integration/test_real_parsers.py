@@ -73,7 +73,10 @@ def test_pgbadger_recognises_every_postgres_entry(
     surplus = got.get("ERROR", 0) - ours.get("ERROR", 0)
     assert 0 <= surplus <= expected.log_filed_as_error, (surplus, expected.log_filed_as_error)
     # What it understood, not only that it swallowed the lines.
-    assert result.queries == text.count("LOG:  duration: ") + text.count("LOG:  statement: ")
+    # A statement log_statement logged (psql's simple query, or a JDBC client's
+    # "execute <unnamed>:") is a query, and so is each duration line.
+    logged = text.count("LOG:  statement: ") + text.count("LOG:  execute <unnamed>: ")
+    assert result.queries == text.count("LOG:  duration: ") + logged
     assert result.sessions == text.count("LOG:  disconnection: ")
     assert result.connections == text.count("LOG:  connection authorized: ")
     assert sum(result.checkpoint_starts.values()) == text.count("LOG:  checkpoint starting: ")

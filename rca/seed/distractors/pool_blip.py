@@ -3,22 +3,21 @@
 Story: an operator runs ``ALTER TABLE public.orders ADD COLUMN ...`` from psql with a
 ``lock_timeout``. The ALTER needs an ACCESS EXCLUSIVE lock, waits behind an open
 transaction, and every statement on ``orders`` queues behind the ALTER (PostgreSQL
-grants locks in order). For those seconds orders-api's order requests hold their
-pooled connections doing nothing; once ``maximum-pool-size`` of them wait, HikariCP
-times out further requests after 5 s (500s), the mesh answers 504 for those waiting
-past its 8 s route timeout, readiness probes see no free connection. Then the lock
-timeout fires and the ALTER is cancelled (or, at "hard" as often, the blocker commits
-and the ALTER runs), the queued statements complete and everything recovers: traffic
-never changed.
+grants locks in order; see ``scenarios/_locks``). For those seconds orders-api's order
+requests hold their pooled connections doing nothing; once ``maximum-pool-size`` of
+them wait, HikariCP times out further requests after 5 s (500s), the mesh answers 504
+for those waiting past its 8 s route timeout, readiness probes see no free connection.
+Then the lock timeout fires and the ALTER is cancelled (or, at "hard" as often, the
+blocker commits and the ALTER runs), the queued statements complete and everything
+recovers: traffic never changed. It is the ``db_lock_contention`` story in small, and
+bounded by the operator's lock_timeout.
 
-The physics is the shared simulation's: this herring only multiplies the plan's
-``db_time`` on the ``orders`` statements while the lock queue stands (composing with
-the scenario's hook), so every layer tells the same story. How long the queue stands
-is chosen from the traffic model: the time a pool takes to fill (order requests per
-pod per second) plus a few seconds of full pool, so that a handful of HikariCP
-timeouts follow, never a minute of them. A hook multiplies a statement's drawn time,
-so the queued statements complete spread around the cancel rather than at its
-instant: an additive delay would need the compiled core's request path (issue #13).
+The physics is the shared simulation's (``queue_behind_lock`` composes the plan's
+``db_wait`` hook), so every layer tells the same story, and PostgreSQL's
+``log_lock_waits`` lines show the queue. How long the queue stands is chosen from the
+traffic model: the time a pool takes to fill (order requests per pod per second) plus a
+few seconds of full pool, so that a handful of HikariCP timeouts follow, never a minute
+of them.
 
 Formats: ``log_statement = 'ddl'`` logs the ALTER when it starts, and a lock timeout
 is ``ERROR:  canceling statement due to lock timeout`` with its ``STATEMENT:``
@@ -34,11 +33,19 @@ from .._catalog import ENDPOINTS
 from .._timefmt import US
 from ..scenarios import Plan, PlanContext
 from ..scenarios._base import API_SHARE, endpoint_share
+from ..scenarios._locks import (
+    Blocker,
+    LockQueue,
+    LockRequest,
+    Session,
+    queue_behind_lock,
+    table_queries,
+)
 from ._base import Chance, Distractor, pick_time, signal_key
 
 KEY = signal_key("pool_blip")
 ORDERS_ENDPOINTS = tuple(e.key for e in ENDPOINTS if " orders " in f" {e.query.sql} ")
-ORDERS_QUERIES = {e.query.key: e.query.median_ms for e in ENDPOINTS if e.key in ORDERS_ENDPOINTS}
+ORDERS_QUERIES_ON_TABLE = table_queries("orders")
 DDL = "ALTER TABLE public.orders ADD COLUMN gift_note text"
 LONGEST_US = 60 * US  # an operator's lock_timeout stays under a minute
 
@@ -62,8 +69,10 @@ class PoolBlip(Distractor):
         "api.stacktrace",
         "api.access_5xx",
         "api.slow_request",
-        *(f"db.slow.{q}" for q in sorted(ORDERS_QUERIES)),
+        *(f"db.slow.{q}" for q in sorted(ORDERS_QUERIES_ON_TABLE)),
         "db.temp_file",
+        "db.lock_wait",
+        "db.lock_acquired",
         "mesh.500.-",
         "mesh.500.URX",
         "mesh.504.UT",
@@ -94,9 +103,8 @@ class PoolBlip(Distractor):
         per_pod = ctx.rps * API_SHARE * endpoint_share(*ORDERS_ENDPOINTS) / pods
         fill_us = plan.pool_size / max(per_pod, 1e-9) * US
         # Seconds of full pool: past the 5 s connection-timeout, mostly under the three
-        # probe periods that take a pod out of rotation. Statements queued first may
-        # finish early (the hook scales each one's drawn time), so some blips at a low
-        # rate never fill the pool: a real blip's size depends on the traffic too.
+        # probe periods that take a pod out of rotation. At a low rate the pool may not
+        # fill before the lock timeout: a real blip's size depends on the traffic too.
         full_s = rng.uniform(6.0, 14.0) if ctx.difficulty != "hard" else rng.uniform(12.0, 19.0)
         stall_us = min(LONGEST_US, int(fill_us + full_s * US))
         lock_timeout_s = math.ceil(stall_us / US)
@@ -104,43 +112,41 @@ class PoolBlip(Distractor):
         # The ALTER queues at `start`; its lock_timeout runs from then.
         start = pick_time(ctx, plan, span_us=stall_us + 30 * US)
         end = start + stall_us
-        inner = plan.db_time
-
-        def db_time(t: int, key: str) -> float:
-            base = inner(t, key)
-            median_us = ORDERS_QUERIES.get(key)
-            if median_us is None or not start <= t < end:
-                return base
-            # Queued behind the ALTER: the statement runs once the lock queue clears.
-            return base * (1.0 + (end - t) / (median_us * 1000.0))
-
-        plan.db_time = db_time
         host = rng.pick(ctx.stack.nodes).pod_ip(rng)  # the operator's toolbox pod
         opened = start - int(rng.uniform(3.0, 20.0) * US)  # psql connects first
         # How the queue clears: the lock timeout cancels the ALTER, or (at "hard", as
         # often) the blocking transaction ends first and the ALTER runs, its duration
         # over log_min_duration_statement.
-        ending: tuple[int, str, list[str]]
         if ctx.difficulty == "hard" and rng.chance(0.5):
             # Adding a nullable column is a catalog change: milliseconds once locked.
             done = end + int(rng.uniform(0.5, 40.0) * 1000)
-            ms = (done - start) / 1000
-            # Already logged by log_statement: the duration comes alone (postgres.c,
-            # check_log_duration).
-            ending = (done - opened, f"LOG:  duration: {ms:.3f} ms", [])
+            ends, commits = "granted", end
         else:
-            ending = (
-                end - opened,
-                "ERROR:  canceling statement due to lock timeout",
-                [f"STATEMENT:  {DDL}"],
-            )
-        plan.add(
-            opened,
-            "db",
-            "session",
-            user="dba",
-            host=host,
-            application="psql",
-            entries=[(start - opened, f"LOG:  statement: {DDL}", []), ending],
-            signals=[KEY],
+            done = end
+            ends, commits = "lock_timeout", 0
+        # The open transaction: a colleague's psql session, idle in transaction since
+        # long before; it commits (nothing logged) when the queue clears, or later.
+        since = start - int(rng.uniform(30.0, 1800.0) * US)
+        holder = Session("analyst", rng.pick(ctx.stack.nodes).pod_ip(rng), "psql", since)
+        commits = commits or end + int(rng.uniform(5.0, 300.0) * US)
+        granted = end + (200 + rng.below(800) if ends == "granted" else 0)
+        queue_behind_lock(
+            plan,
+            LockQueue(
+                "orders",
+                ORDERS_QUERIES_ON_TABLE,
+                Blocker(holder, "committed", commits),
+                LockRequest(
+                    Session("dba", host, "psql", opened),
+                    DDL,
+                    start,
+                    ends,
+                    granted,
+                    max(0, done - granted),
+                    statement_signal=KEY,
+                    wait_signal=KEY,
+                    end_signal=KEY,
+                ),
+                "db.lock_wait",
+            ),
         )

@@ -7,7 +7,7 @@ choices)::
     log_min_duration_statement = 500ms    log_connections = on
     log_disconnections = on               log_statement = 'ddl'
     log_checkpoints = on                  log_autovacuum_min_duration = 250ms
-    log_temp_files = 10MB
+    log_temp_files = 10MB                 log_lock_waits = on (deadlock_timeout = 1s)
 
 Background processes (checkpointer, autovacuum) have no ``user@db`` (the ``%q``).
 Statements carry sqlcommenter comments, so a slow query names the trace that ran it.
@@ -16,19 +16,46 @@ Statements carry sqlcommenter comments, so a slow query names the trace that ran
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _timefmt as tf
 from .._catalog import Query
+from .._rng import Rng
 from .._sim import Request
 from .._sink import LineSink
 from .._topology import DB_DATABASE, DB_USER, Pod
 from ..scenarios import Fact
+from ..scenarios._locks import DEADLOCK_TIMEOUT_US, LockQueue
 from ._base import RenderContext, Renderer
 
 SLOW_US = 500_000
 TEMP_FILE_MIN = 10 * 1024 * 1024
 UNKNOWN = "[unknown]"
+
+
+def _logged(application: str, sql: str) -> str:
+    """How log_statement shows a statement: psql sends it as a simple query; a JDBC
+    client (Flyway) through the extended protocol's unnamed portal (postgres.c)."""
+    return f"statement: {sql}" if application == "psql" else f"execute <unnamed>: {sql}"
+
+
+def _lock_mode(sql: str) -> str:
+    """The table lock a statement asks for (PostgreSQL's table-level lock modes)."""
+    verb = sql.split(None, 1)[0].lower()
+    return "AccessShareLock" if verb == "select" else "RowExclusiveLock"
+
+
+@dataclass(slots=True)
+class _QueueState:
+    """A lock queue as this stream renders it: whose backends hold and wait."""
+
+    queue: LockQueue
+    holder_pid: int = 0
+    request_pid: int = 0
+    # Queued statements in the order they asked: (asked at, backend PID, held until).
+    # ... and until when its backend is busy (the statement done, the request finished).
+    waiters: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 class DbRenderer(Renderer):
@@ -57,6 +84,13 @@ class DbRenderer(Renderer):
                 self._track(pod.name, conns)
         self._next_checkpoint = start + rng.below(300_000_000)
         self._next_vacuum = start + int(rng.exponential(360_000_000 / ctx.noise))
+        self._queues: list[_QueueState] = []
+        # "still waiting" lines are written once every statement that queued before
+        # them is known (a later tick): (when, order, the queue, its waiter's index, text)
+        self._waits: list[tuple[int, int, _QueueState, int, tuple[str, str, str, str]]] = []
+        self._catalog: tuple[int, dict[str, int]] | None = None
+        self._wait_seq = 0
+        self._last_deferred = 0  # the latest retirement put off past a lock wait
 
     def _pid(self, t_us: int) -> int:
         """A new backend's PID: Linux hands them out increasing with time (host churn)."""
@@ -92,6 +126,16 @@ class DbRenderer(Renderer):
             conns = self._backends.get(pod_name)
             if conns is None or slot >= len(conns) or conns[slot][0] != pid:
                 continue  # the pod or this connection is gone already
+            busy = self._busy_until(pid, retire) if self._queues else 0
+            if busy > retire:
+                # HikariCP retires a connection in use only once it is returned; those
+                # returned together reconnect one after another (its single
+                # connection-adder thread), so their backends fork in that order.
+                again = max(busy + 1_000, self._last_deferred + 25_000)
+                self._last_deferred = again
+                self._retire_seq += 1
+                heapq.heappush(self._retire, (again, self._retire_seq, pod_name, slot, pid))
+                continue
             pod = next(p for p in self.ctx.stack.api_pods if p.name == pod_name)
             _, port, since = conns[slot]
             self.out.add(
@@ -160,12 +204,18 @@ class DbRenderer(Renderer):
         assert ep is not None
         q = ep.query
         for i, a in enumerate(r.attempts):
-            if a.db_us < SLOW_US and a.outcome != "conflict":
+            queued = self._queued(a, q.key) if self._queues and a.db_us else None
+            if queued is None and a.db_us < SLOW_US and a.outcome != "conflict":
                 continue  # below log_min_duration_statement and not an error: not logged
             backends = self._backends.get(a.pod.name)
-            pid = backends[self.rng.below(len(backends))][0] if backends else self._pid(r.t_us)
-            end = a.db_start_us + a.db_us
             sql = f"{q.sql} {self._comment(r, i)}"
+            lock_us = 0
+            if queued is not None:
+                state, lock_us = queued
+                pid = self._queued_statement(state, a, lock_us, sql, r.request_id)
+            else:
+                pid = backends[self.rng.below(len(backends))][0] if backends else self._pid(r.t_us)
+            end = a.db_start_us + a.db_us
             params = self._params(q, r).replace(
                 "2026-01-01 00:00:00+00", self._now_literal(a.db_start_us)
             )
@@ -189,7 +239,7 @@ class DbRenderer(Renderer):
             keys: tuple[str, ...] = (f"db.slow.{q.key}",)
             if r.exemplar == "slow_query":
                 keys += ("exemplar.slow_query.db",)
-            if a.db_us > 1_500_000 and q.key == "orders_by_customer":
+            if a.db_us - lock_us > 1_500_000 and q.key == "orders_by_customer":
                 # A sequential scan's sort spills to disk: the temp file is logged first.
                 size = TEMP_FILE_MIN + self.rng.below(40) * 1_048_576
                 self.out.add(
@@ -305,6 +355,239 @@ class DbRenderer(Renderer):
 
         elif f.kind == "session":
             self._session(t, f.data)
+        elif f.kind == "lock_holder":
+            self._lock_holder(t, f.data["queue"])
+        elif f.kind == "lock_request":
+            self._lock_request(t, f.data["queue"])
+
+    # ------------------------------------------------------------------ lock queues
+    def _relation(self, table: str) -> str:
+        """The lock tag of ``table`` as DescribeLockTag words it: its and its database's
+        OIDs (user objects from 16384 on; drawn apart from the stream's generator)."""
+        if self._catalog is None:
+            cat = Rng(self.ctx.key, "db", "catalog")
+            db_oid = 16384 + cat.below(3)
+            # Created by the schema's first migration, one after another.
+            first = db_oid + 20 + cat.below(400)
+            names = ("customers", "products", "orders", "order_items", "carts")
+            self._catalog = (db_oid, {name: first + 3 * i for i, name in enumerate(names)})
+        db_oid, oids = self._catalog
+        return f"relation {oids[table]} of database {db_oid}"
+
+    def _connect(self, t: int, pid: int, user: str, host: str, app: str) -> int:
+        """log_connections' two lines; the port the client used."""
+        port = self.rng.between(33000, 60999)
+        self.out.add(
+            t, f"{self._p(t, pid, UNKNOWN)}LOG:  connection received: host={host} port={port}"
+        )
+        self.out.add(
+            t + 1_800,
+            f"{self._p(t + 1_800, pid, user)}LOG:  connection authorized: user={user} "
+            f"database={DB_DATABASE} application_name={app}",
+        )
+        return port
+
+    def _disconnect(self, t: int, pid: int, since: int, user: str, host: str, port: int) -> None:
+        self.out.add(
+            t,
+            f"{self._p(t, pid, user)}LOG:  disconnection: session time: {_session(t - since)} "
+            f"user={user} database={DB_DATABASE} host={host} port={port}",
+        )
+
+    def _state(self, queue: LockQueue) -> _QueueState:
+        """The queue's state; its two facts come in either order (who connected first)."""
+        for state in self._queues:
+            if state.queue is queue:
+                return state
+        state = _QueueState(queue)
+        self._queues.append(state)
+        return state
+
+    def _lock_holder(self, t: int, queue: LockQueue) -> None:
+        state = self._state(queue)
+        b = queue.blocker
+        s = b.session
+        if s.connected_us < self.ctx.window_start_us:  # an old backend: an older PID
+            pid, port = self._pid_base - 1 - self.rng.below(15_000), 0
+        else:
+            pid = self._pid(t)
+            port = self._connect(t, pid, s.user, s.host, s.application)
+        state.holder_pid = pid
+        keys = (b.signal,) if b.signal else ()
+        p = self._p(b.ends_us, pid, s.user)
+        if b.ends == "terminated":
+            self.out.add(
+                b.ends_us, f"{p}FATAL:  terminating connection due to administrator command", keys
+            )
+        elif b.ends == "statement":
+            ms = (b.ends_us - b.started_us) / 1000
+            lines = [f"{p}LOG:  duration: {ms:.3f} ms  {b.statement}"]
+            if b.detail:
+                lines.append(p + b.detail)
+            self.out.add(b.ends_us, "\n".join(lines), keys)
+        if b.ends != "committed" and port:
+            self._disconnect(
+                b.ends_us + 1_000 + self.rng.below(30_000), pid, t, s.user, s.host, port
+            )
+
+    def _lock_request(self, t: int, queue: LockQueue) -> None:
+        state = self._state(queue)
+        r = queue.request
+        s = r.session
+        pid = self._pid(t)
+        state.request_pid = pid
+        port = self._connect(t, pid, s.user, s.host, s.application)
+        user = s.user
+        add = self.out.add
+        began = r.began_us
+        add(
+            began,
+            f"{self._p(began, pid, user)}LOG:  {_logged(s.application, r.statement)}",
+            (r.statement_signal,) if r.statement_signal else (),
+        )
+        if r.clears_us - r.queued_us > DEADLOCK_TIMEOUT_US:
+            self._wait_later(state, -1, r.queued_us, pid, user, r.mode, r.statement)
+        end_keys = (r.end_signal,) if r.end_signal else ()
+        rel = r.tag or self._relation(queue.table)
+        at = r.clears_us
+        if r.ends == "granted":
+            if r.clears_us - r.queued_us > DEADLOCK_TIMEOUT_US:
+                add(
+                    at,
+                    "\n".join(
+                        [
+                            f"{self._p(at, pid, user)}LOG:  process {pid} acquired "
+                            f"{r.mode} on {rel} after {(at - r.queued_us) / 1000:.3f} ms",
+                            f"{self._p(at, pid, user)}STATEMENT:  {r.statement}",
+                        ]
+                    ),
+                    end_keys,
+                )
+            done = at + r.run_us
+            # Already logged by log_statement: the duration comes alone (postgres.c,
+            # check_log_duration).
+            add(
+                done,
+                f"{self._p(done, pid, user)}LOG:  duration: {(done - began) / 1000:.3f} ms",
+            )
+            gone = self._session_end(s.application, queue.released_us)
+        else:
+            add(
+                at,
+                "\n".join(
+                    [
+                        f"{self._p(at, pid, user)}ERROR:  canceling statement due to lock timeout",
+                        f"{self._p(at, pid, user)}STATEMENT:  {r.statement}",
+                    ]
+                ),
+                end_keys,
+            )
+            gone = self._session_end(s.application, at)
+        self._disconnect(gone, pid, t, user, s.host, port)
+
+    def _session_end(self, application: str, done: int) -> int:
+        """A tool closes its connection once done; a person at psql stays a while."""
+        if application == "psql":
+            return done + int(self.rng.uniform(2.0, 90.0) * 1_000_000)
+        return done + 2_000 + self.rng.below(20_000)
+
+    def _queued(self, a: Any, key: str) -> tuple[_QueueState, int] | None:
+        """The queue a statement waited in past deadlock_timeout, and how long."""
+        best: tuple[_QueueState, int] | None = None
+        for state in self._queues:
+            wait = state.queue.wait_us(a.db_start_us, key)
+            if wait > DEADLOCK_TIMEOUT_US and (best is None or wait > best[1]):
+                best = (state, wait)
+        return best
+
+    def _queued_statement(
+        self, state: _QueueState, a: Any, lock_us: int, sql: str, request_id: str
+    ) -> int:
+        """A shop statement queued behind the DDL: its backend, its wait lines."""
+        start = a.db_start_us
+        granted = start + lock_us
+        backends = self._backends.get(a.pod.name) or []
+        # A backend runs one statement at a time: not one already queued.
+        free = [b[0] for b in backends if self._busy_until(b[0], start) <= start]
+        pid = free[self.rng.below(len(free))] if free else self._pid(start)
+        state.waiters.append((start, pid, granted, max(granted, a.end_us)))
+        mode = _lock_mode(sql)
+        self._wait_later(state, len(state.waiters) - 1, start, pid, DB_USER, mode, sql, request_id)
+        if a.end_us >= granted:
+            p = self._p(granted, pid, DB_USER)
+            self.out.add(
+                granted,
+                f"{p}LOG:  process {pid} acquired {mode} on {self._relation(state.queue.table)} "
+                f"after {lock_us / 1000:.3f} ms\n{p}STATEMENT:  {sql}",
+                (state.queue.acquired_signal,),
+                request_id,
+            )
+        return pid
+
+    def _busy_until(self, pid: int, t: int) -> int:
+        """Until when backend ``pid`` is in a lock queue that it joined by ``t`` (0: not)."""
+        return max(
+            (
+                until
+                for st in self._queues
+                for asked, w, _granted, until in st.waiters
+                if w == pid and asked <= t
+            ),
+            default=0,
+        )
+
+    def _wait_later(
+        self,
+        state: _QueueState,
+        index: int,
+        asked: int,
+        pid: int,
+        user: str,
+        mode: str,
+        sql: str,
+        request_id: str | None = None,
+    ) -> None:
+        # deadlock_timeout's timer fires a little after the second.
+        at = asked + DEADLOCK_TIMEOUT_US + 10 + self.rng.below(1_500)
+        self._wait_seq += 1
+        heapq.heappush(
+            self._waits, (at, self._wait_seq, state, index, (user, mode, sql, request_id or ""))
+        )
+
+    def _write_waits(self, t_us: int) -> None:
+        """The "still waiting" lines due before ``t_us``: each lists the queue as it is
+        then, every statement that asked before it included (all known by now)."""
+        while self._waits and self._waits[0][0] < t_us:
+            at, _, state, index, (user, mode, sql, request_id) = heapq.heappop(self._waits)
+            q = state.queue
+            tag = self._relation(q.table)
+            if index < 0:
+                pid, asked, key = state.request_pid, q.request.queued_us, q.request.wait_signal
+                tag = q.request.tag or tag
+            else:
+                asked, pid, _, _ = state.waiters[index]
+                key = q.signal
+            queued = sorted((a, w) for a, w, granted, _ in state.waiters if a < at < granted)
+            if at < q.clears_us or q.request.ends != "granted":
+                holders = [state.holder_pid]
+                line = [state.request_pid, *(w for _, w in queued)]
+            else:  # the DDL has the lock now: it holds, the statements wait
+                holders = [state.request_pid]
+                line = [w for _, w in queued]
+            if pid not in line:
+                line.append(pid)
+            who = "Process holding the lock" if len(holders) == 1 else "Processes holding the lock"
+            p = self._p(at, pid, user)
+            text = "\n".join(
+                [
+                    f"{p}LOG:  process {pid} still waiting for {mode} on {tag} "
+                    f"after {(at - asked) / 1000:.3f} ms",
+                    f"{p}DETAIL:  {who}: {', '.join(map(str, holders))}. "
+                    f"Wait queue: {', '.join(map(str, line))}.",
+                    f"{p}STATEMENT:  {sql}",
+                ]
+            )
+            self.out.add(at, text, (key,) if key else (), request_id or None)
 
     def _session(self, t: int, d: dict[str, Any]) -> None:
         """A client session other than the pool's (a BI tool, an operator's psql): its
@@ -342,6 +625,8 @@ class DbRenderer(Renderer):
     # ------------------------------------------------------------------ noise
     def tick(self, t_us: int) -> None:
         self._advance(t_us)
+        if self._waits:
+            self._write_waits(t_us)
 
     def background(self, t0_us: int, t1_us: int) -> None:
         while self._next_checkpoint < t1_us:
@@ -374,6 +659,13 @@ class DbRenderer(Renderer):
         rng = self.rng
         pid = self._pid(t)
         table = rng.pick(("orders", "order_items", "carts"))
+        if self._queues and any(st.queue.busy(table, t) for st in self._queues):
+            # Autovacuum does not wait for a lock (VACOPT_SKIP_LOCKED): it skips the
+            # table, and says so under log_autovacuum_min_duration (vacuum.c).
+            self.out.add(
+                t, f'{self._p(t, pid)}LOG:  skipping vacuum of "{table}" --- lock not available'
+            )
+            return
         pages = rng.between(2000, 30000)
         scanned = rng.between(pages // 20, pages // 4)
         removed = rng.between(800, 30000)
