@@ -68,6 +68,7 @@ class DbRenderer(Renderer):
         self._pid_base = 20_000 + rng.below(30_000)
         self._next_pid = self._pid_base
         self._backends: dict[str, list[tuple[int, int, int]]] = {}  # pod -> (pid, port, since)
+        self._old_pids: set[int] = set()
         # HikariCP maxLifetime retirements, processed in time order: (when, seq, pod, slot, pid)
         self._retire: list[tuple[int, int, str, int, int]] = []
         self._retire_seq = 0
@@ -79,7 +80,7 @@ class DbRenderer(Renderer):
                 for _ in range(ctx.plan.pool_size):
                     # Opened before the window: PIDs from before it, ages spread by churn.
                     since = start - rng.below(1_700_000_000)
-                    pid = self._pid_base - 1 - rng.below(15_000)
+                    pid = self._old_pid()
                     conns.append((pid, rng.between(33000, 60999), since))
                 self._track(pod.name, conns)
         self._next_checkpoint = start + rng.below(300_000_000)
@@ -91,6 +92,15 @@ class DbRenderer(Renderer):
         self._catalog: tuple[int, dict[str, int]] | None = None
         self._wait_seq = 0
         self._last_deferred = 0  # the latest retirement put off past a lock wait
+
+    def _old_pid(self) -> int:
+        """The PID of a backend forked before the window: below every new one, and
+        not one another live backend already has."""
+        while True:
+            pid = self._pid_base - 1 - self.rng.below(15_000)
+            if pid not in self._old_pids:
+                self._old_pids.add(pid)
+                return pid
 
     def _pid(self, t_us: int) -> int:
         """A new backend's PID: Linux hands them out increasing with time (host churn)."""
@@ -408,7 +418,7 @@ class DbRenderer(Renderer):
         b = queue.blocker
         s = b.session
         if s.connected_us < self.ctx.window_start_us:  # an old backend: an older PID
-            pid, port = self._pid_base - 1 - self.rng.below(15_000), 0
+            pid, port = self._old_pid(), 0
         else:
             pid = self._pid(t)
             port = self._connect(t, pid, s.user, s.host, s.application)
