@@ -62,13 +62,14 @@ class AnalyticQuery(Distractor):
             t = pick_time(ctx, plan, span_us=int((seconds + 5) * US))
             start = int(rng.uniform(0.05, 0.3) * US)
             done = start + int(seconds * US)
-            temp = 40 + rng.below(400)
+            # Sort runs are written in whole blocks (logtape.c): a size in 8 kB blocks.
+            temp = (40 + rng.below(400)) * 128 - rng.below(128)
             entries = [
                 (
                     done - int(seconds * 0.2 * US),
                     # {pid}: the backend's, which the db stream draws
                     'LOG:  temporary file: path "base/pgsql_tmp/pgsql_tmp{pid}.'
-                    f'{rng.below(8)}", size {temp * 1_048_576}',
+                    f'{rng.below(8)}", size {temp * 8192}',
                     [f"STATEMENT:  {SQL}"],
                 ),
                 (

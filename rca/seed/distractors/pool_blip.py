@@ -70,7 +70,6 @@ class PoolBlip(Distractor):
         "api.access_5xx",
         "api.slow_request",
         *(f"db.slow.{q}" for q in sorted(ORDERS_QUERIES_ON_TABLE)),
-        "db.temp_file",
         "db.lock_wait",
         "db.lock_acquired",
         "mesh.500.-",
