@@ -88,6 +88,12 @@ class Rng:
         z = _Z[i] + (x - i) * (_Z[i + 1] - _Z[i])
         return median * math.exp(sigma * z)
 
+    def step_us(self, typical_us: int) -> int:
+        """How long one step of a chain of system events takes (an API round trip, a
+        container-runtime call, a goroutine waking up): ``typical_us`` give or take, so
+        consecutive log lines share no constant offset or sub-millisecond digits."""
+        return max(1, int(self.lognormal(typical_us, 0.35)))
+
     def token(self, n: int, alphabet: str = K8S_ALPHABET) -> str:
         return "".join(alphabet[int(self.random() * len(alphabet))] for _ in range(n))
 

@@ -107,7 +107,7 @@ class CronJobOom(Distractor):
             cid = rng.hexstr(64)
             ev(start, "controller", "Job", job, "Normal", "SuccessfulCreate", f"Created pod: {pod}")
             ev(
-                start + 30_000,
+                start + rng.step_us(30_000),
                 "scheduler",
                 "Pod",
                 pod,
@@ -117,12 +117,14 @@ class CronJobOom(Distractor):
             )
             up = start + int(rng.uniform(1.5, 3.0) * US)
             fp = f"spec.containers{{{CONTAINER}}}"
-            for dt, reason, msg in (
+            at = up
+            for typical, reason, msg in (
                 (0, "Pulled", f'Container image "{image}" already present on machine'),
                 (200_000, "Created", f"Created container: {CONTAINER}"),
-                (400_000, "Started", f"Started container {CONTAINER}"),
+                (200_000, "Started", f"Started container {CONTAINER}"),
             ):
-                ev(up + dt, "kubelet", "Pod", pod, "Normal", reason, msg, node=node, field_path=fp)
+                at += rng.step_us(typical) if typical else 0
+                ev(at, "kubelet", "Pod", pod, "Normal", reason, msg, node=node, field_path=fp)
             # The export grows until the cgroup limit: a minute or two of work.
             death = up + int(rng.uniform(50, 110) * US)
             rss = MEMORY_LIMIT_KB + rng.between(100, 900)
@@ -133,7 +135,7 @@ class CronJobOom(Distractor):
                 f"UID:1000 pgtables:{rng.between(1100, 1700)}kB oom_score_adj:{rng.between(900, 999)}"
             )
             plan.add(
-                death + 80_000,
+                death + rng.step_us(80_000),
                 "k8s",
                 "object_event",
                 source="node",
@@ -146,8 +148,9 @@ class CronJobOom(Distractor):
                 message=kernel,
                 signals=[KEY],
             )
+            relist = death + rng.step_us(400_000)  # the next PLEG relist
             plan.add(
-                death + 400_000,
+                relist,
                 "k8s",
                 "kubelet_line",
                 node=node,
@@ -158,7 +161,7 @@ class CronJobOom(Distractor):
             )
             event = f'{{"ID":"{uid}","Type":"ContainerDied","Data":"{cid}"}}'
             plan.add(
-                death + 400_300,
+                relist + rng.step_us(300),
                 "k8s",
                 "kubelet_line",
                 node=node,

@@ -82,8 +82,9 @@ class HealthyRollout(Distractor):
                 f"Scaled up replica set {new_rs} to {i + 1} from {i}",
                 signals=[KEY] if i == 0 else [],
             )
+            created = t + rng.step_us(20_000)
             ev(
-                t + 20_000,
+                created,
                 "controller",
                 "ReplicaSet",
                 new_rs,
@@ -91,15 +92,16 @@ class HealthyRollout(Distractor):
                 f"Created pod: {pod}",
             )
             ref = f"{NAMESPACE}/{pod}"
+            scheduled = created + rng.step_us(9_000)
             ev(
-                t + 29_000,
+                scheduled,
                 "scheduler",
                 "Pod",
                 pod,
                 "Scheduled",
                 f"Successfully assigned {ref} to {node}",
             )
-            t_add = t + 85_000
+            t_add = scheduled + rng.step_us(56_000)
             plan.add(
                 t_add,
                 "k8s",
@@ -111,7 +113,7 @@ class HealthyRollout(Distractor):
             )
             fp = f"spec.containers{{{APP}}}"
             image = f"{IMAGE}:{new_version}"
-            pulling = t_add + 900_000
+            pulling = t_add + rng.step_us(40_000)
             pulled = pulling + int(rng.uniform(1.2, 4.0) * US)
             pull_s = (pulled - pulling) / 1e6
             size = rng.between(60_000_000, 140_000_000)
@@ -131,13 +133,15 @@ class HealthyRollout(Distractor):
                 "Pod",
                 pod,
                 "Pulled",
-                f'Successfully pulled image "{image}" in {pull_s:.3f}s ({pull_s:.3f}s '
-                f"including waiting). Image size: {size} bytes.",
+                f'Successfully pulled image "{image}" in {pull_s:.3f}s '
+                f"({pull_s + rng.step_us(3_000) / 1e6:.3f}s including waiting). "
+                f"Image size: {size} bytes.",
                 node=node,
                 field_path=fp,
             )
+            made = pulled + rng.step_us(300_000)
             ev(
-                pulled + 300_000,
+                made,
                 "kubelet",
                 "Pod",
                 pod,
@@ -146,7 +150,7 @@ class HealthyRollout(Distractor):
                 node=node,
                 field_path=fp,
             )
-            started = pulled + 600_000
+            started = made + rng.step_us(300_000)
             ev(
                 started,
                 "kubelet",
@@ -177,8 +181,9 @@ class HealthyRollout(Distractor):
                 "ScalingReplicaSet",
                 f"Scaled down replica set {old_rs} to {replicas - i - 1} from {replicas - i}",
             )
+            deleted = down + rng.step_us(20_000)
             ev(
-                down + 20_000,
+                deleted,
                 "controller",
                 "ReplicaSet",
                 old_rs,
@@ -186,8 +191,9 @@ class HealthyRollout(Distractor):
                 f"Deleted pod: {old}",
             )
             old_node = nodes[(i + 1) % len(nodes)].name
+            synced = deleted + rng.step_us(40_000)
             plan.add(
-                down + 60_000,
+                synced,
                 "k8s",
                 "kubelet_line",
                 node=old_node,
@@ -196,7 +202,7 @@ class HealthyRollout(Distractor):
                 msg=f'"SyncLoop DELETE" source="api" pods=["{NAMESPACE}/{old}"]',
             )
             ev(
-                down + 61_000,
+                synced + rng.step_us(900),
                 "kubelet",
                 "Pod",
                 old,

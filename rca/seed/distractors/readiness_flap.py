@@ -58,7 +58,9 @@ class ReadinessFlap(Distractor):
             t = t - (t - ctx.window_start_us) % PROBE_PERIOD_US + phase
             failures = rng.between(2, 7)
             for i in range(failures):
-                tp = t + i * PROBE_PERIOD_US + 1_000_000  # the probe's 1 s timeout
+                # The probe ticks on the period; the failure is logged at its 1 s timeout
+                # plus the goroutine's scheduling.
+                tp = t + i * PROBE_PERIOD_US + 1_000_000 + rng.step_us(600)
                 plan.add(
                     tp,
                     "k8s",
@@ -72,7 +74,7 @@ class ReadinessFlap(Distractor):
                     signals=[KEY],
                 )
                 plan.add(
-                    tp + 150,
+                    tp + rng.step_us(150),
                     "k8s",
                     "object_event",
                     source="kubelet",
@@ -87,9 +89,9 @@ class ReadinessFlap(Distractor):
                     field_path=f"spec.containers{{{CONTAINER}}}",
                 )
                 if i + 1 == PROBE_FAILURE_THRESHOLD:
-                    _sync_probe(plan, node.name, pod, tp + 400, "")
+                    _sync_probe(plan, node.name, pod, tp + rng.step_us(400), "")
             if failures >= PROBE_FAILURE_THRESHOLD:
-                back = t + failures * PROBE_PERIOD_US + 1_000_400
+                back = t + failures * PROBE_PERIOD_US + rng.step_us(30_000)
                 _sync_probe(plan, node.name, pod, back, "ready")
 
 

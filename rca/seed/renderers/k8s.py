@@ -33,6 +33,8 @@ def _q(value: str) -> str:
 
 
 klog_quote = _q  # for plans that write kubelet messages (``kubelet_line`` facts)
+# How often one kubelet's stats summary fails on the missing systemd slice (medium noise).
+STATS_PERIOD_US = 180_000_000
 
 
 class K8sRenderer(Renderer):
@@ -42,7 +44,10 @@ class K8sRenderer(Renderer):
         super().__init__(ctx, sink)
         self.nodes = {n.name: n for n in ctx.stack.nodes}
         rng = self.rng
-        self._next_stats = ctx.window_start_us + rng.below(30_000_000)
+        # Each kubelet fails its own system-container stats on its own clock.
+        self._next_stats = {
+            n.name: ctx.window_start_us + rng.below(STATS_PERIOD_US) for n in ctx.stack.nodes
+        }
         self._unrelated = None
         if rng.chance(min(1.0, 0.6 * ctx.noise)):
             span = ctx.window_end_us - ctx.window_start_us
@@ -53,6 +58,9 @@ class K8sRenderer(Renderer):
             )
             self._unrelated_next = self._unrelated[0]
             self._unrelated_backoff = 10
+
+    def _gap(self, typical_us: int) -> int:
+        return self.rng.step_us(typical_us)
 
     # ------------------------------------------------------------------ formatting
     def _klog(self, t: int, level: str, pid: int, src: str, msg: str) -> str:
@@ -112,7 +120,10 @@ class K8sRenderer(Renderer):
         node = self._kubelet(pod)
         ref = f'pod="{NAMESPACE}/{pod.name}" podUID="{pod.uid}"'
         if not p.ok:
-            t = p.t_us + 1_000_000 if "deadline" in p.output else p.t_us + 2_000
+            # The prober logs when the GET fails: at its 1 s timeout, or on the refusal.
+            t = p.t_us + (
+                1_000_000 + self._gap(600) if "deadline" in p.output else self._gap(2_000)
+            )
             key = "k8s.readiness_timeout" if "deadline" in p.output else "k8s.readiness_refused"
             self.out.add(
                 t,
@@ -126,15 +137,16 @@ class K8sRenderer(Renderer):
                 ),
                 (key,),
             )
+            te = t + self._gap(150)
             self.out.add(
-                t + 150,
+                te,
                 self._pod_event(
-                    t + 150, pod, "Warning", "Unhealthy", f"Readiness probe failed: {p.output}"
+                    te, pod, "Warning", "Unhealthy", f"Readiness probe failed: {p.output}"
                 ),
                 (key + ".event",),
             )
         if p.became:
-            t = p.t_us + 1_000_400
+            t = p.t_us + 1_000_000 + self._gap(400)
             status = "ready" if p.became == "ready" else ""
             self.out.add(
                 t,
@@ -178,7 +190,7 @@ class K8sRenderer(Renderer):
             ),
             ("k8s.pod_scheduled",),
         )
-        t1 = t + 4_000
+        t1 = t + self._gap(4_000)
         add(
             t1,
             self._event(
@@ -193,7 +205,7 @@ class K8sRenderer(Renderer):
                 f"Successfully assigned {ref} to {node.name}",
             ),
         )
-        t2 = t + 60_000
+        t2 = t1 + self._gap(56_000)
         add(
             t2,
             self._klog(
@@ -204,12 +216,18 @@ class K8sRenderer(Renderer):
                 f'"SyncLoop ADD" source="api" pods=["{ref}"]',
             ),
         )
-        pulled = c.start_us - 1_200_000
-        pull_s = (pulled - t2) / 1e6
+        # Back from the container's start (the simulation's): created, pulled; the pull
+        # began after the pod sync, and kubelet reports the time it took (plus any wait
+        # for the image-pull slot).
+        created_at = c.start_us - self._gap(300_000)
+        pulled = created_at - self._gap(900_000)
+        pulling = min(t2 + self._gap(40_000), pulled - 50_000)
+        pull_s = (pulled - pulling) / 1e6
+        waited_s = pull_s + self._gap(3_000) / 1e6
         add(
-            t2 + 900_000,
+            pulling,
             self._pod_event(
-                t2 + 900_000, pod, "Normal", "Pulling", f'Pulling image "{IMAGE}:{version}"'
+                pulling, pod, "Normal", "Pulling", f'Pulling image "{IMAGE}:{version}"'
             ),
         )
         add(
@@ -220,19 +238,23 @@ class K8sRenderer(Renderer):
                 "Normal",
                 "Pulled",
                 f'Successfully pulled image "{IMAGE}:{version}" in {pull_s:.3f}s '
-                f"({pull_s:.3f}s including waiting). Image size: 187394110 bytes.",
+                f"({waited_s:.3f}s including waiting). Image size: 187394110 bytes.",
             ),
             ("k8s.image_pulled",),
         )
-        self._started(c.start_us, pod, c, created=True)
+        self._started(c.start_us, pod, c, created=True, created_at=created_at)
 
-    def _started(self, t: int, pod: Pod, c: Container, created: bool) -> None:
+    def _started(
+        self, t: int, pod: Pod, c: Container, created: bool, created_at: int | None = None
+    ) -> None:
         add = self.out.add
+        made = t - self._gap(300_000) if created_at is None else created_at
         if not created:
+            present = made - self._gap(300_000)
             add(
-                t - 600_000,
+                present,
                 self._pod_event(
-                    t - 600_000,
+                    present,
                     pod,
                     "Normal",
                     "Pulled",
@@ -240,10 +262,8 @@ class K8sRenderer(Renderer):
                 ),
             )
         add(
-            t - 300_000,
-            self._pod_event(
-                t - 300_000, pod, "Normal", "Created", f"Created container: {API_SERVICE}"
-            ),
+            made,
+            self._pod_event(made, pod, "Normal", "Created", f"Created container: {API_SERVICE}"),
         )
         add(
             t,
@@ -251,7 +271,7 @@ class K8sRenderer(Renderer):
             ("k8s.container_started",),
         )
         node = self._kubelet(pod)
-        t2 = t + 700_000
+        t2 = t + self._gap(700_000)  # PLEG relists every second
         event = f'{{"ID":"{pod.uid}","Type":"ContainerStarted","Data":"{c.container_id}"}}'
         add(
             t2,
@@ -282,14 +302,13 @@ class K8sRenderer(Renderer):
                 f"total-vm:{rss * 4 + 1_234_567}kB, anon-rss:{rss}kB, file-rss:{self.rng.between(20000, 30000)}kB, "
                 f"shmem-rss:0kB, UID:1000 pgtables:{self.rng.between(2400, 3200)}kB oom_score_adj:{984}"
             )
+            ts = t + self._gap(80_000)
             add(
-                t + 80_000,
-                self._event(
-                    t + 80_000, 1, "", node.name, "Node", "v1", "Warning", "OOMKilling", msg
-                ),
+                ts,
+                self._event(ts, 1, "", node.name, "Node", "v1", "Warning", "OOMKilling", msg),
                 ("k8s.oom_killing",),
             )
-        t1 = t + 400_000
+        t1 = t + self._gap(400_000)  # the next PLEG relist
         add(
             t1,
             self._klog(
@@ -303,10 +322,11 @@ class K8sRenderer(Renderer):
             ("k8s.container_exit_137" if c.exit_code == 137 else "k8s.container_exit",),
         )
         event = f'{{"ID":"{pod.uid}","Type":"ContainerDied","Data":"{c.container_id}"}}'
+        t2 = t1 + self._gap(300)
         add(
-            t1 + 300,
+            t2,
             self._klog(
-                t1 + 300,
+                t2,
                 "I",
                 node.kubelet_pid,
                 "kubelet.go:2473",
@@ -337,10 +357,11 @@ class K8sRenderer(Renderer):
                 ),
                 ("k8s.crashloop",),
             )
+            te = t + self._gap(200)
             self.out.add(
-                t + 200,
+                te,
                 self._pod_event(
-                    t + 200,
+                    te,
                     pod,
                     "Warning",
                     "BackOff",
@@ -371,7 +392,7 @@ class K8sRenderer(Renderer):
         pods = d.get("pods", [])
         assert isinstance(pods, list)
         for i, pod in enumerate(pods):
-            t1 = t + 20_000 + i * 9_000
+            t1 = t + self._gap(20_000) + i * self._gap(9_000)
             if verb == "up":
                 self.out.add(
                     t1,
@@ -411,9 +432,10 @@ class K8sRenderer(Renderer):
                 f'"SyncLoop DELETE" source="api" pods=["{NAMESPACE}/{pod.name}"]',
             ),
         )
+        tk = t + self._gap(900)
         self.out.add(
-            t + 900,
-            self._pod_event(t + 900, pod, "Normal", "Killing", f"Stopping container {API_SERVICE}"),
+            tk,
+            self._pod_event(tk, pod, "Normal", "Killing", f"Stopping container {API_SERVICE}"),
             ("k8s.killing",),
         )
 
@@ -442,7 +464,7 @@ class K8sRenderer(Renderer):
             self._cm_event(t, name, "Job", "batch/v1", "SuccessfulCreate", f"Created pod: {pod}"),
             ("k8s.job_created",),
         )
-        t1 = t + 30_000
+        t1 = t + self._gap(30_000)
         add(
             t1,
             self._event(
@@ -457,17 +479,18 @@ class K8sRenderer(Renderer):
                 f"Successfully assigned {NAMESPACE}/{pod} to {node.name}",
             ),
         )
-        t2 = t + 2_100_000
+        t2 = t1 + self._gap(2_000_000)
         image = str(d["image"])
-        for dt, reason, msg in (
+        for typical, reason, msg in (
             (0, "Pulled", f'Container image "{image}" already present on machine'),
             (200_000, "Created", "Created container: migrate"),
-            (400_000, "Started", "Started container migrate"),
+            (200_000, "Started", "Started container migrate"),
         ):
+            t2 += self._gap(typical) if typical else 0
             add(
-                t2 + dt,
+                t2,
                 self._event(
-                    t2 + dt,
+                    t2,
                     node.kubelet_pid,
                     NAMESPACE,
                     pod,
@@ -531,10 +554,11 @@ class K8sRenderer(Renderer):
         rng = self.rng
         nodes = self.ctx.stack.nodes
         # cAdvisor cannot see a systemd slice it was told about: harmless, constant, loud.
-        period = int(60_000_000 / max(0.2, self.ctx.noise))
-        while self._next_stats < t1_us:
-            t = self._next_stats
-            node = nodes[(t // period) % len(nodes)]
+        period = int(STATS_PERIOD_US / max(0.2, self.ctx.noise))
+        while min(self._next_stats.values()) < t1_us:
+            # The node whose kubelet is due first (ties: node order).
+            node = min(nodes, key=lambda n: self._next_stats[n.name])
+            t = self._next_stats[node.name]
             unit = "/system.slice/containerd.service"
             err = (
                 f'failed to get cgroup stats for "{unit}": failed to get container info for '
@@ -551,17 +575,21 @@ class K8sRenderer(Renderer):
                 ),
                 ("noise.sys_container_stats",),
             )
-            self._next_stats = t + period + rng.below(5_000_000)
+            # Its housekeeping runs late by whatever else the kubelet was doing.
+            self._next_stats[node.name] = t + int(period * rng.uniform(0.5, 1.5))
         if self._unrelated is not None:
             start, pod, node = self._unrelated
             image = "registry.example.com/analytics/report-worker:2.3.1-rc1"
             while self._unrelated_next < t1_us and self._unrelated_next < self.ctx.window_end_us:
                 t = self._unrelated_next
-                ev = []
+                # (after the previous line, typical microseconds, type, reason, message):
+                # resolving a missing tag takes a registry round trip.
+                ev: list[tuple[int, str, str, str]] = []
                 if t == start:
-                    ev.append(("Normal", "Pulling", f'Pulling image "{image}"'))
+                    ev.append((0, "Normal", "Pulling", f'Pulling image "{image}"'))
                     ev.append(
                         (
+                            450_000,
                             "Warning",
                             "Failed",
                             f'Failed to pull image "{image}": rpc error: '
@@ -569,11 +597,19 @@ class K8sRenderer(Renderer):
                             f'failed to resolve reference "{image}": {image}: not found',
                         )
                     )
-                    ev.append(("Warning", "Failed", "Error: ErrImagePull"))
-                ev.append(("Normal", "BackOff", f'Back-off pulling image "{image}"'))
-                ev.append(("Warning", "Failed", "Error: ImagePullBackOff"))
-                for i, (typ, reason, msg) in enumerate(ev):
-                    ts = t + i * 1_000
+                    ev.append((300, "Warning", "Failed", "Error: ErrImagePull"))
+                ev.append(
+                    (
+                        0 if t != start else 900_000,
+                        "Normal",
+                        "BackOff",
+                        f'Back-off pulling image "{image}"',
+                    )
+                )
+                ev.append((300, "Warning", "Failed", "Error: ImagePullBackOff"))
+                ts = t
+                for typical, typ, reason, msg in ev:
+                    ts += self._gap(typical) if typical else 0
                     self.out.add(
                         ts,
                         self._event(
