@@ -109,3 +109,42 @@ def test_temp_files_come_only_from_sorts_that_can_spill(db_logs: list[str]) -> N
             # Sort runs are written in whole blocks; the shop's LIMIT 20 query never spills.
             assert int(size) % 8192 == 0, size
             assert "fetch first" not in statement, statement
+
+
+_CHECKPOINT = re.compile(
+    r"^(\S+ \S+) UTC \[\d+\] LOG:  checkpoint (starting: time|complete: wrote (\d+) buffers.*"
+    r"write=([\d.]+) s, sync=[\d.]+ s, total=([\d.]+) s;.*distance=(\d+) kB, estimate=(\d+) kB)",
+    re.M,
+)
+
+
+def test_timed_checkpoints_follow_the_checkpointer_loop(db_logs: list[str]) -> None:
+    """Each starts checkpoint_timeout (300 s) after the last to the second, a little
+    after the sub-second the last one completed at; its total is its span; a small one
+    writes fast; the distance estimate never falls below a new distance."""
+    from datetime import datetime
+
+    seen = 0
+    for text in db_logs:
+        events = [
+            (datetime.fromisoformat(m[1].replace(" ", "T")), m) for m in _CHECKPOINT.finditer(text)
+        ]
+        last_start = last_end = None
+        for at, m in events:
+            if m[2].startswith("starting"):
+                if last_start is not None and last_end is not None:
+                    # time(NULL) counts whole seconds.
+                    whole = int(at.timestamp()) - int(last_start.timestamp())
+                    assert whole in (300, 301), m.group(0)  # 301: its nap began a second later
+                    after = (at - last_end).total_seconds() % 1.0
+                    assert 0.0 < after < 0.2, (last_end, at)
+                    seen += 1
+                last_start = at
+            else:
+                assert last_start is not None
+                total = float(m[5])
+                assert abs((at - last_start).total_seconds() - total) < 0.002, m.group(0)
+                assert float(m[4]) <= min(270.0, int(m[3]) * 0.11), m.group(0)
+                assert int(m[7]) >= int(m[6]) or int(m[7]) > 0
+                last_end = at
+    assert seen

@@ -85,6 +85,7 @@ class DbRenderer(Renderer):
                 self._track(pod.name, conns)
         self._next_checkpoint = start + rng.below(300_000_000)
         self._table = HotTable(CARTS, rng, start)
+        self._wal_estimate: int | None = None  # checkpoint distance estimate, kB
         self._queues: list[_QueueState] = []
         # "still waiting" lines are written once every statement that queued before
         # them is known (a later tick): (when, order, the queue, its waiter's index, text)
@@ -630,29 +631,52 @@ class DbRenderer(Renderer):
     def background(self, t0_us: int, t1_us: int) -> None:
         while self._next_checkpoint < t1_us:
             t = self._next_checkpoint
-            self._checkpoint(t)
-            self._next_checkpoint = t + 300_000_000
+            end = self._checkpoint(t)
+            # The checkpointer then sleeps the rest of checkpoint_timeout, counted in
+            # whole seconds from this one's start (time(NULL)): the next starts 300 s
+            # after it to the second, at the sub-second its sleep began
+            # (src/backend/postmaster/checkpointer.c, CheckpointerMain).
+            elapsed_s = end // 1_000_000 - t // 1_000_000
+            # (It logs, and removes old WAL first: its sleep begins a little later.)
+            self._next_checkpoint = end + (300 - elapsed_s) * 1_000_000 + self.rng.step_us(20_000)
 
-    def _checkpoint(self, t: int) -> None:
+    def _checkpoint(self, t: int) -> int:
+        """A timed checkpoint from ``t``; returns when it completes.
+
+        The write phase is paced to finish by checkpoint_completion_target (0.9 of the
+        5 min timeout, 270 s), writing a buffer and napping 100 ms whenever it is ahead
+        of schedule, so a small checkpoint takes a tenth of a second per buffer; the
+        WAL distance and the smoothed estimate follow checkpoint.c's
+        (UpdateCheckPointDistanceEstimate: 0.9 old + 0.1 new, or the new if larger).
+        """
         rng = self.rng
         pid = self.checkpointer
         buffers = rng.between(300, 6000)
-        write = rng.uniform(150.0, 269.9)
+        write = min(rng.uniform(268.5, 269.9), buffers * rng.uniform(0.098, 0.102))
         sync = rng.uniform(0.002, 0.090)
         files = rng.between(20, 140)
-        end = t + int((write + sync + 0.01) * 1_000_000)
-        dist = rng.between(4000, 60000)
+        total = write + sync + rng.uniform(0.001, 0.012)
+        end = t + int(total * 1_000_000)
+        dist = buffers * rng.between(14, 40)  # kB of WAL since the last checkpoint
+        if self._wal_estimate is None:
+            self._wal_estimate = dist + rng.below(9000)
+        elif dist > self._wal_estimate:
+            self._wal_estimate = dist
+        else:
+            self._wal_estimate = int(0.9 * self._wal_estimate + 0.1 * dist)
+        recycled = dist // 16_384  # the 16 MB segments filled since, made the next ones
         self.out.add(t, f"{self._p(t, pid)}LOG:  checkpoint starting: time", ("noise.checkpoint",))
         self.out.add(
             end,
             (
                 f"{self._p(end, pid)}LOG:  checkpoint complete: wrote {buffers} buffers "
-                f"({buffers / 163.84:.1f}%); 0 WAL file(s) added, 0 removed, {rng.below(3)} recycled; "
-                f"write={write:.3f} s, sync={sync:.3f} s, total={write + sync + 0.005:.3f} s; "
+                f"({buffers / 163.84:.1f}%); 0 WAL file(s) added, 0 removed, {recycled} recycled; "
+                f"write={write:.3f} s, sync={sync:.3f} s, total={total:.3f} s; "
                 f"sync files={files}, longest={sync * 0.4:.3f} s, average={sync / files:.3f} s; "
-                f"distance={dist} kB, estimate={dist + rng.below(9000)} kB"
+                f"distance={dist} kB, estimate={self._wal_estimate} kB"
             ),
         )
+        return end
 
     def _autovacuum(self, t: int, analyze: bool) -> None:
         """An autovacuum worker forked at ``t`` vacuums (or analyzes) the hot table;
