@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 
-from .._catalog import ENDPOINTS
 from .._timefmt import US
 from ..scenarios import Plan, PlanContext
 from ..scenarios._base import API_SHARE, endpoint_share
@@ -39,12 +38,13 @@ from ..scenarios._locks import (
     LockRequest,
     Session,
     queue_behind_lock,
+    table_endpoints,
     table_queries,
 )
 from ._base import Chance, Distractor, pick_time, signal_key
 
 KEY = signal_key("pool_blip")
-ORDERS_ENDPOINTS = tuple(e.key for e in ENDPOINTS if " orders " in f" {e.query.sql} ")
+ORDERS_ENDPOINTS = table_endpoints("orders")
 ORDERS_QUERIES_ON_TABLE = table_queries("orders")
 DDL = "ALTER TABLE public.orders ADD COLUMN gift_note text"
 LONGEST_US = 60 * US  # an operator's lock_timeout stays under a minute

@@ -22,7 +22,7 @@ from typing import Any
 from .. import _timefmt as tf
 from .._catalog import Query
 from .._rng import Rng
-from .._sim import Request
+from .._sim import Attempt, Request
 from .._sink import LineSink
 from .._topology import DB_DATABASE, DB_USER, Pod
 from ..scenarios import Fact
@@ -491,7 +491,7 @@ class DbRenderer(Renderer):
             return done + int(self.rng.uniform(2.0, 90.0) * 1_000_000)
         return done + 2_000 + self.rng.below(20_000)
 
-    def _queued(self, a: Any, key: str) -> tuple[_QueueState, int] | None:
+    def _queued(self, a: Attempt, key: str) -> tuple[_QueueState, int] | None:
         """The queue a statement waited in past deadlock_timeout, and how long."""
         best: tuple[_QueueState, int] | None = None
         for state in self._queues:
@@ -501,7 +501,7 @@ class DbRenderer(Renderer):
         return best
 
     def _queued_statement(
-        self, state: _QueueState, a: Any, lock_us: int, sql: str, request_id: str
+        self, state: _QueueState, a: Attempt, lock_us: int, sql: str, request_id: str
     ) -> int:
         """A shop statement queued behind the DDL: its backend, its wait lines."""
         start = a.db_start_us

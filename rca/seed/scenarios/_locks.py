@@ -53,6 +53,12 @@ def table_queries(table: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def table_endpoints(table: str) -> tuple[str, ...]:
+    """The shop's endpoints whose query reads or writes ``table``, in catalog order."""
+    queries = table_queries(table)
+    return tuple(e.key for e in ENDPOINTS if e.query.key in queries)
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """A client session other than the pool's, as log_connections shows it."""

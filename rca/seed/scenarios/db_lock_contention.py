@@ -18,7 +18,6 @@ PostgreSQL's ``log_lock_waits`` lines name the lock, the holder and the queue.
 
 from __future__ import annotations
 
-from .._catalog import ENDPOINTS
 from .._timefmt import US
 from ._base import (
     API_SHARE,
@@ -33,12 +32,20 @@ from ._base import (
     inside_window,
     sure_rate,
 )
-from ._locks import Blocker, LockQueue, LockRequest, Session, queue_behind_lock, table_queries
+from ._locks import (
+    Blocker,
+    LockQueue,
+    LockRequest,
+    Session,
+    queue_behind_lock,
+    table_endpoints,
+    table_queries,
+)
 
 TABLE = "orders"
 FLYWAY = "Flyway by Redgate"  # the application_name Flyway's PostgreSQL support sets
 QUERIES = table_queries(TABLE)
-ENDPOINTS_ON_TABLE = tuple(e.key for e in ENDPOINTS if e.query.key in QUERIES)
+ENDPOINTS_ON_TABLE = table_endpoints(TABLE)
 # When the ALTER queues and when the blocker goes, as fractions of the window at
 # difficulty easy; otherwise it queues anywhere that leaves LEAD_US and stands for
 # QUEUE_US (the operator's search for the blocker, or the export's remaining run).
