@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import viz
+from . import serve, viz
 from .eval import cli as eval_cli
 from .seed import mock_incident_generator as gen
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_commands(sub)
     eval_cli.add_commands(sub)
     viz.add_commands(sub)
+    serve.add_commands(sub)
     gen.forbid_abbreviations(parser)
     return parser
 

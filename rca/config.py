@@ -52,7 +52,7 @@ from rca.seed import scenarios
 from rca.seed._bundle import BUNDLE_ID_RE
 from rca.seed.mock_incident_generator import (
     LABEL_ONLY_FIELDS,
-    STREAMS,
+    NON_STREAM_FIELDS,
     GenerationError,
     GenerationRequest,
     allowed_values,
@@ -245,12 +245,12 @@ class Bundle:
     def cli_args(self, *, label_fields: bool) -> str:
         """The request as generator CLI flags, shell-quoted.
 
-        ``label_fields=False`` leaves out :data:`LABEL_ONLY_FIELDS` (stream jobs).
+        ``label_fields=False`` leaves out :data:`NON_STREAM_FIELDS` (stream jobs).
         """
         data = self.request.model_dump(mode="json", exclude_none=True)
         args: list[str] = []
         for name in GenerationRequest.model_fields:  # declaration order: stable text
-            if name in data and (label_fields or name not in LABEL_ONLY_FIELDS):
+            if name in data and (label_fields or name not in NON_STREAM_FIELDS):
                 args += [f"--{name.replace('_', '-')}", str(data[name])]
         return shlex.join(args)
 
@@ -445,7 +445,7 @@ def fixture_index(bundles: Iterable[Bundle], root: str) -> str:
 def request_text(bundle: Bundle, *, label_fields: bool) -> str:
     """A bundle's request as canonical JSON text: the content of a job's request file.
 
-    The workflow writes one per bundle (and one without :data:`LABEL_ONLY_FIELDS` for the
+    The workflow writes one per bundle (and one without :data:`NON_STREAM_FIELDS` for the
     stream jobs) at parse time, with :func:`write_if_changed`, and the jobs take it as an
     input. Its modification time then says when the request last changed, so an edit of
     the config re-runs exactly the jobs it affects even without Snakemake's records
@@ -453,7 +453,7 @@ def request_text(bundle: Bundle, *, label_fields: bool) -> str:
     """
     data = bundle.request.model_dump(mode="json")
     if not label_fields:
-        data = {k: v for k, v in data.items() if k not in LABEL_ONLY_FIELDS}
+        data = {k: v for k, v in data.items() if k not in NON_STREAM_FIELDS}
     return json.dumps({"bundle_id": bundle.bundle_id, "request": data}, indent=2) + "\n"
 
 
@@ -518,7 +518,7 @@ def code_inputs(scenario: str, stream: str | None = None) -> list[str]:
             others.add(_module_file(cls))
     if stream is not None:
         if stream not in RENDERERS:
-            raise ValueError(f"stream={stream!r}; allowed: {', '.join(STREAMS)}")
+            raise ValueError(f"stream={stream!r}; allowed: {', '.join(RENDERERS)}")
         others |= {_module_file(r) for s, r in RENDERERS.items() if s != stream}
         others.add(seed_dir / "_labels.py")
     shared = sorted(

@@ -58,10 +58,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rca.config import ConfigError, RequestLayer, read_yaml, request_layer, validate_mapping
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
+    ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
     STREAM_FILES,
-    STREAMS,
     SUITE_AXES,
     GenerationError,
     GenerationRequest,
@@ -430,7 +430,10 @@ def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> SuitesFile:
 
 
 # ---------------------------------------------------------------------- index
-_STREAM_COLUMNS = [f"{s}_{k}" for s in STREAMS for k in ("records", "lines", "bytes", "sha256")]
+# Every stream a bundle may hold (a modality it does not hold leaves its columns empty).
+_STREAM_COLUMNS = [
+    f"{s}_{k}" for s in ALL_STREAM_FILES for k in ("records", "lines", "bytes", "sha256")
+]
 INDEX_COLUMNS: tuple[str, ...] = (
     "bundle_id",
     "scenario",
@@ -489,8 +492,11 @@ def suite_index(
         files = {a["file"]: a for a in manifest["artifacts"]}
         row: dict[str, Any] = dict(entry)
         row["bytes"] = sum(int(a["bytes"]) for a in files.values())
-        for s in STREAMS:
-            a = files[STREAM_FILES[s]]
+        for s in ALL_STREAM_FILES:
+            a = files.get(ALL_STREAM_FILES[s])
+            if a is None:
+                row.update({f"{s}_{k}": "" for k in ("records", "lines", "bytes", "sha256")})
+                continue
             row.update(
                 {
                     f"{s}_records": a["record_count"],
@@ -517,10 +523,11 @@ def suite_index(
             {
                 **{k: row[k] for k in INDEX_COLUMNS[:7]},
                 "files": {
-                    STREAM_FILES[s]: {
+                    ALL_STREAM_FILES[s]: {
                         k: row[f"{s}_{k}"] for k in ("records", "lines", "bytes", "sha256")
                     }
-                    for s in STREAMS
+                    for s in ALL_STREAM_FILES
+                    if row[f"{s}_sha256"]
                 }
                 | {
                     GROUND_TRUTH_FILE: {"sha256": row["ground_truth_sha256"]},

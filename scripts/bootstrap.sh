@@ -24,7 +24,7 @@ VENV=.venv
 CONSTRAINTS=requirements/constraints.txt
 STAMP="$VENV/.bootstrap-stamp"
 CORE_UNBUILT="$VENV/.bootstrap-core-unbuilt"  # the last install could not build the core
-APT_PACKAGES=(goaccess pgbadger chromium rsync)  # package name == binary name
+APT_PACKAGES=(goaccess pgbadger chromium rsync prometheus)  # package name == binary name
 PYTHON="${PYTHON:-python3}"
 
 note() { printf 'bootstrap: %s\n' "$*" >&2; }

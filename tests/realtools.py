@@ -54,7 +54,7 @@ __all__ = [
 # installed by scripts/bootstrap.sh. chromium renders the Snakemake report
 # (tests/workflow/test_report.py); rsync moves the files of the remote-storage test
 # (tests/workflow/test_storage.py).
-REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger", "chromium", "rsync")
+REAL_TOOLS: tuple[str, ...] = ("goaccess", "pgbadger", "chromium", "rsync", "prometheus")
 
 # ---------------------------------------------------------------------------- nginx
 

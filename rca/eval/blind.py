@@ -39,7 +39,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from rca.seed import _atomic
-from rca.seed.mock_incident_generator import MANIFEST_FILE, STREAM_FILES, STREAMS, Manifest
+from rca.seed.mock_incident_generator import ALL_STREAM_FILES, MANIFEST_FILE, Manifest
 
 from .models import BlindArtifact, BlindKey, BlindManifest
 from .scoring import BundleError, EvalInputError
@@ -174,15 +174,15 @@ def read_manifest(bundle: Path) -> Manifest:
 
 def blind_manifest(manifest: Manifest, salt: str) -> BlindManifest:
     by_file = {a.file: a for a in manifest.artifacts}
-    missing = [STREAM_FILES[s] for s in STREAMS if STREAM_FILES[s] not in by_file]
+    files = [ALL_STREAM_FILES[s] for s in manifest.request.streams()]
+    missing = [f for f in files if f not in by_file]
     if missing:
         raise BundleError(f"manifest lists no {', '.join(missing)}")
     kept = set(BlindArtifact.model_fields)
     return BlindManifest(
         bundle_id=blind_id(manifest.bundle_id, salt),
         artifacts=[
-            BlindArtifact.model_validate(by_file[STREAM_FILES[s]].model_dump(include=kept))
-            for s in STREAMS
+            BlindArtifact.model_validate(by_file[f].model_dump(include=kept)) for f in files
         ],
     )
 

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from rca.seed._models import ArtifactFormat, StreamFile, StreamName
+from rca.seed._models import AnyStreamFile, ArtifactFormat, StreamName
 
 from .matching import fault_types
 
@@ -210,7 +210,7 @@ class BlindArtifact(_Closed):
     """One stream of a blind export: what a reader needs to parse it and to check the
     copy. No record, line or byte count: those alone tell the scenarios apart."""
 
-    file: StreamFile
+    file: AnyStreamFile
     stream: StreamName
     format: ArtifactFormat
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")

@@ -24,11 +24,13 @@ from ._errors import GenerationError
 from ._formats import count_records
 from ._labels import build_ground_truth
 from ._models import (
+    ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
-    STREAM_FILES,
+    STREAM_FORMATS,
     STREAMS,
     Artifact,
+    ArtifactFormat,
     GenerationRequest,
     GeneratorInfo,
     GroundTruth,
@@ -116,7 +118,7 @@ def _artifact(res: StreamResult, stream: str) -> Artifact:
     return Artifact(
         file=res.file,
         stream=cast(StreamName, stream),
-        format="jsonl" if stream == "mesh" else "text",
+        format=cast(ArtifactFormat, STREAM_FORMATS[stream]),
         record_count=res.records,
         line_count=res.lines,
         bytes=res.bytes,
@@ -166,7 +168,7 @@ def write_bundle(req: GenerationRequest, out_dir: Path, workers: int | None = No
         truth = dump_json(build_ground_truth(req, result))
         with _atomic.new_file(stage.fd, GROUND_TRUTH_FILE) as f:
             f.write(truth)
-        artifacts = [_artifact(result.streams[s], s) for s in STREAMS]
+        artifacts = [_artifact(result.streams[s], s) for s in req.streams()]
         artifacts.append(_json_artifact(GROUND_TRUTH_FILE, truth))
         with _atomic.new_file(stage.fd, MANIFEST_FILE) as f:
             f.write(dump_json(build_manifest(req, artifacts)))
@@ -210,10 +212,10 @@ def _atomic_write(path: Path, writer: Callable[[IO[bytes]], T]) -> T:
 
 
 def write_stream(req: GenerationRequest, stream: str, path: Path) -> StreamResult:
-    if stream not in STREAM_FILES:
+    if stream not in ALL_STREAM_FILES:
         raise GenerationError(
             "INVALID_OUTPUT_FORMAT",
-            f"stream={stream!r} is not a bundle stream; allowed: {', '.join(STREAMS)}",
+            f"stream={stream!r} is not a bundle stream; allowed: {', '.join(ALL_STREAM_FILES)}",
             field="stream",
         )
     return _atomic_write(path, lambda f: run_pass(req, (stream,), {stream: f}).streams[stream])
@@ -234,13 +236,13 @@ def write_manifest_file(req: GenerationRequest, bundle_dir: Path) -> Manifest:
     dir_fd = os.open(bundle_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         artifacts = []
-        for s in STREAMS:
-            data = _read_bundle_file(bundle_dir, dir_fd, STREAM_FILES[s])
+        for s in req.streams():
+            data = _read_bundle_file(bundle_dir, dir_fd, ALL_STREAM_FILES[s])
             artifacts.append(
                 Artifact(
-                    file=STREAM_FILES[s],
+                    file=ALL_STREAM_FILES[s],
                     stream=s,  # type: ignore[arg-type]
-                    format="jsonl" if s == "mesh" else "text",
+                    format=cast(ArtifactFormat, STREAM_FORMATS[s]),
                     record_count=count_records(s, data),
                     line_count=data.count(b"\n"),
                     bytes=len(data),

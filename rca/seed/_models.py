@@ -37,18 +37,48 @@ STREAM_FILES: dict[str, str] = {
     "mesh": "mesh_events.jsonl",
 }
 STREAMS: tuple[str, ...] = tuple(STREAM_FILES)
+# What kinds of data a bundle may hold, each with its stream files. The logs are every
+# bundle's (the v0 bundle is logs only); the others are opt-in, with the request's
+# ``modalities``. A stream is rendered from the same simulation whichever others are on,
+# so turning a modality on adds its files and changes no byte of the others.
+MODALITY_STREAMS: dict[str, dict[str, str]] = {
+    "logs": STREAM_FILES,
+    "metrics": {"metrics": "metrics_openmetrics.txt"},
+}
+MODALITIES: tuple[str, ...] = tuple(MODALITY_STREAMS)
+ALL_STREAM_FILES: dict[str, str] = {
+    s: f for files in MODALITY_STREAMS.values() for s, f in files.items()
+}
+# Each stream file's format, as the manifest records it.
+STREAM_FORMATS: dict[str, str] = {s: "text" for s in ALL_STREAM_FILES} | {
+    "mesh": "jsonl",
+    "metrics": "openmetrics",
+}
 GROUND_TRUTH_FILE = "ground_truth.json"
 MANIFEST_FILE = "manifest.json"
 
-StreamName = Literal["ui", "api", "db", "k8s", "mesh"]
+StreamName = Literal["ui", "api", "db", "k8s", "mesh", "metrics"]
 StreamFile = Literal[
     "ui_events.log", "api_logs.log", "db_events.log", "k8s_events.log", "mesh_events.jsonl"
+]  # the logs: what evidence may cite
+AnyStreamFile = Literal[
+    "ui_events.log",
+    "api_logs.log",
+    "db_events.log",
+    "k8s_events.log",
+    "mesh_events.jsonl",
+    "metrics_openmetrics.txt",
 ]
-ArtifactFormat = Literal["text", "jsonl", "json"]
+ArtifactFormat = Literal["text", "jsonl", "json", "openmetrics"]
 Layer = Literal["ui", "api", "db", "k8s", "mesh"]
 NoiseProfile = Literal["low", "medium", "high"]
 Difficulty = Literal["easy", "standard", "hard"]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+# The literals are what the JSON Schemas publish; the dictionaries are the declaration.
+assert typing.get_args(StreamName) == tuple(ALL_STREAM_FILES)
+assert typing.get_args(StreamFile) == tuple(STREAM_FILES.values())
+assert typing.get_args(AnyStreamFile) == tuple(ALL_STREAM_FILES.values())
+assert set(typing.get_args(ArtifactFormat)) == {*STREAM_FORMATS.values(), "json"}
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 1440
@@ -103,6 +133,7 @@ class FieldRole(StrEnum):
 
     STREAM = "stream"  # the streams' bytes (and with them the label and the manifest)
     LABEL = "label"  # only ground_truth.json and manifest.json, never a stream
+    FILES = "files"  # which files the bundle holds (its id, its manifest), no file's bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +269,40 @@ class GenerationRequest(Contract):
         "hard adds overlapping symptoms across fault families.",
     )
 
+    modalities: str = request_field(
+        "logs",
+        role=FieldRole.FILES,
+        example="logs,metrics",
+        omit_default=True,
+        description="What the bundle holds, comma-separated: logs (always), metrics "
+        "(what Prometheus scraped from the stack, OpenMetrics text).",
+    )
+
+    @field_validator("modalities", mode="before")
+    @classmethod
+    def _known_modalities(cls, value: object) -> object:
+        """A list (a config's YAML) or comma-separated text (a flag), in any order:
+        normalised to the declared order, logs first; unknown names are refused."""
+        if isinstance(value, list | tuple):
+            if not all(isinstance(v, str) for v in value):
+                raise ValueError(f"must be names of modalities ({', '.join(MODALITIES)})")
+            value = ",".join(value)
+        if not isinstance(value, str):
+            return value
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [n for n in names if n not in MODALITY_STREAMS]
+        if unknown or "logs" not in names:
+            if unknown:
+                raise ValueError(f"unknown modality {', '.join(map(repr, unknown))}")
+            raise ValueError("logs is missing (the label's evidence is in the logs)")
+        return ",".join(m for m in MODALITIES if m in names)
+
+    def streams(self) -> tuple[str, ...]:
+        """The streams of the bundle this request makes, in file order: the logs', then
+        each other modality's."""
+        on = self.modalities.split(",")
+        return tuple(s for m in MODALITIES if m in on for s in MODALITY_STREAMS[m])
+
     @field_validator("time_anchor", mode="before")
     @classmethod
     def _anchor_utc(cls, value: object) -> object:
@@ -311,6 +376,8 @@ _DECLARED = {n: _declaration(n, i) for n, i in GenerationRequest.model_fields.it
 
 # Request fields that reach only the label and the manifest, never a stream's bytes.
 LABEL_ONLY_FIELDS = frozenset(n for n, d in _DECLARED.items() if d.role is FieldRole.LABEL)
+# Request fields no stream's bytes depend on: stream jobs leave them out of their params.
+NON_STREAM_FIELDS = frozenset(n for n, d in _DECLARED.items() if d.role is not FieldRole.STREAM)
 # Request field -> the suite key that sweeps it (config/suites.yaml), in declaration order.
 SUITE_AXES: dict[str, str] = {
     n: d.suite_axis for n, d in _DECLARED.items() if d.suite_axis is not None
@@ -331,6 +398,8 @@ def allowed_values(field: str) -> str | None:
     """The allowed values of a request field, read off the model (for error messages)."""
     if field == "time_anchor":
         return "an RFC 3339 instant with an offset, e.g. 2026-11-26T05:00:00Z"
+    if field == "modalities":
+        return f"a comma-separated subset of {', '.join(MODALITIES)} that includes logs"
     info = GenerationRequest.model_fields.get(field)
     if info is None:
         return None

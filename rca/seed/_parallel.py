@@ -27,13 +27,20 @@ from typing import IO, cast
 from ._atomic import new_file
 from ._errors import GenerationError
 from ._linux import die_with_parent
-from ._models import STREAM_FILES, STREAMS, GenerationRequest
+from ._models import ALL_STREAM_FILES, STREAMS, GenerationRequest
 from ._pipeline import PassResult, StreamResult, run_pass
 
 # Relative cost of rendering each stream, on top of the simulation every pass runs
 # (ms for 100k requests with the native engine: simulation ~105 on this scale; measured
 # with `python -m benchmarks`). With two groups, api renders alone.
-STREAM_COST: Mapping[str, int] = {"ui": 41, "api": 124, "db": 4, "k8s": 3, "mesh": 55}
+STREAM_COST: Mapping[str, int] = {
+    "ui": 41,
+    "api": 124,
+    "db": 4,
+    "k8s": 3,
+    "mesh": 55,
+    "metrics": 40,
+}
 # Below this many requests a second process costs more than it saves.
 PARALLEL_MIN_REQUESTS = 20_000
 # A third group still shortens the longest pass by ~15%; a fourth, by nothing.
@@ -73,27 +80,28 @@ def auto_workers(req: GenerationRequest) -> int:
     return max(1, min(usable_cpus(), MAX_WORKERS))
 
 
-def stream_groups(workers: int) -> list[tuple[str, ...]]:
-    """``STREAMS`` split into at most ``workers`` groups of similar cost.
+def stream_groups(workers: int, streams: Sequence[str] = STREAMS) -> list[tuple[str, ...]]:
+    """``streams`` split into at most ``workers`` groups of similar cost.
 
     Longest-processing-time-first: the costliest stream goes to the lightest group. Each
     group keeps bundle order; the costliest group comes first (the caller renders it).
     """
-    n = max(1, min(workers, len(STREAMS)))
+    streams = tuple(streams)
+    n = max(1, min(workers, len(streams)))
     groups: list[list[str]] = [[] for _ in range(n)]
     load = [0] * n
-    for s in sorted(STREAMS, key=lambda s: (-STREAM_COST[s], STREAMS.index(s))):
+    for s in sorted(streams, key=lambda s: (-STREAM_COST[s], streams.index(s))):
         i = load.index(min(load))
         groups[i].append(s)
         load[i] += STREAM_COST[s]
     order = sorted(range(n), key=lambda i: -load[i])
-    return [tuple(sorted(groups[i], key=STREAMS.index)) for i in order if groups[i]]
+    return [tuple(sorted(groups[i], key=streams.index)) for i in order if groups[i]]
 
 
 def _render(req: GenerationRequest, streams: Sequence[str], dir_fd: int) -> PassResult:
     with ExitStack() as stack:
         files: dict[str, IO[bytes]] = {
-            s: stack.enter_context(new_file(dir_fd, STREAM_FILES[s])) for s in streams
+            s: stack.enter_context(new_file(dir_fd, ALL_STREAM_FILES[s])) for s in streams
         }
         return run_pass(req, streams, files)
 
@@ -171,14 +179,15 @@ class WorkerPool:
 
 
 def render_streams(req: GenerationRequest, dir_fd: int, workers: int = 1) -> PassResult:
-    """Write every stream file into the directory ``dir_fd``; the result is that of one
-    whole pass."""
-    groups = stream_groups(workers) if workers > 1 and can_fork() else [STREAMS]
+    """Write every stream file of the request's bundle into the directory ``dir_fd``;
+    the result is that of one whole pass."""
+    streams = req.streams()
+    groups = stream_groups(workers, streams) if workers > 1 and can_fork() else [streams]
     if len(groups) == 1:
-        return _render(req, STREAMS, dir_fd)
+        return _render(req, streams, dir_fd)
     with WorkerPool(req, groups[1:], dir_fd) as pool:
         local = _render(req, groups[0], dir_fd)
         merged = {**local.streams, **pool.results()}
     return PassResult(
-        {s: merged[s] for s in STREAMS}, local.plan, local.window_start_us, local.window_end_us
+        {s: merged[s] for s in streams}, local.plan, local.window_start_us, local.window_end_us
     )

@@ -11,7 +11,7 @@ from typing import IO
 
 from . import distractors, scenarios
 from ._errors import GenerationError
-from ._models import STREAM_FILES, FieldRole, GenerationRequest, allowed_values, field_role
+from ._models import ALL_STREAM_FILES, FieldRole, GenerationRequest, allowed_values, field_role
 from ._rng import Rng
 from ._sim import CHUNK_US, ProbeResult, Request, Simulation, Tick, resolve_engine
 from ._sink import SignalHit, new_sink
@@ -153,7 +153,9 @@ def run_pass(
     outputs = outputs or {}
     # A bundle holds what its window's logs hold: a line stamped at or after the end (a
     # checkpoint completing, a reconnect due at the simulation's last tick) is dropped.
-    sinks = {s: new_sink(STREAM_FILES[s], outputs.get(s), engine, (start, end)) for s in streams}
+    sinks = {
+        s: new_sink(ALL_STREAM_FILES[s], outputs.get(s), engine, (start, end)) for s in streams
+    }
     renderers = [RENDERERS[s](ctx, sinks[s]) for s in streams]
     on_request = [r.handler() for r in renderers]
     for e in sim.run():
@@ -177,6 +179,8 @@ def run_pass(
                 r.tick(e.t_us)
             for sink in sinks.values():
                 sink.flush_before(e.t_us)
+    for r in renderers:
+        r.finish()
     results = {}
     for s, sink in sinks.items():
         sink.close()

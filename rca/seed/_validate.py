@@ -27,6 +27,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from ._errors import GenerationError
 from ._formats import MAX_LINE, LineReader, WindowCheck, count_records
 from ._labels import build_ground_truth
 from ._models import (
+    ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
     STREAM_FILES,
@@ -55,7 +57,8 @@ from ._parallel import auto_workers, can_fork
 from ._pipeline import FORMAT_VERSION, StreamResult, run_pass, window
 from ._timefmt import US, rfc3339
 
-BUNDLE_FILES = (*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE)
+# Every file a bundle may hold (which of them it must hold, its request says).
+BUNDLE_FILES = (*ALL_STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE)
 JSON_CAP = 64 << 20  # manifest.json and ground_truth.json: a generated label is < 1 MiB
 MESH_KEYS = (
     "authority",
@@ -187,7 +190,7 @@ def _scan_stream(
     wanted: list[int],
 ) -> _Scan:
     """Hash, count, window-check, mesh-check a stream and pick the ``wanted`` lines."""
-    name = STREAM_FILES[stream]
+    name = ALL_STREAM_FILES[stream]
     scan = _Scan()
     sha = hashlib.sha256()
 
@@ -197,7 +200,7 @@ def _scan_stream(
         scan.lines += chunk.count(b"\n")
 
     reader = LineReader(lambda n: os.read(fd, n), raw)
-    check = WindowCheck(stream, *span) if span is not None else None
+    check = WindowCheck(stream, *span) if span is not None and stream in STREAM_FILES else None
     start_us = span[0] if span is not None else 0
     first: dict[str, tuple[int, str]] = {}  # "before"/"after"/"bad"/"unstamped" -> line, stamp
     outside = {"before": 0, "after": 0}
@@ -226,6 +229,8 @@ def _scan_stream(
                 scan.quoted[n] = lines[n - line0 - 1]
         if stream == "mesh" and mesh_problem is None:
             mesh_problem = _check_mesh_block(block, line0, name)
+        if stream == "metrics" and mesh_problem is None:
+            mesh_problem = _check_metrics_block(block, line0, name, span)
         line0 += n_lines
     scan.sha256 = sha.hexdigest()
     if reader.overlong_line is not None:
@@ -274,6 +279,30 @@ def _check_mesh_block(block: bytes, line0: int, name: str) -> str | None:
     return None
 
 
+_METRIC_SAMPLE = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})? \S+ (\d+)\.(\d{3})")
+
+
+def _check_metrics_block(
+    block: bytes, line0: int, name: str, span: tuple[int, int] | None
+) -> str | None:
+    """Each line a comment (``# TYPE``, ``# HELP``, ``# EOF``) or a sample stamped, to the
+    millisecond, inside the window: the shape the generator writes. The full grammar
+    is the real parsers' to check (promtool, prometheus_client: the tests)."""
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for n, raw in enumerate(lines, start=line0 + 1):
+        if raw.startswith(b"# "):
+            continue
+        m = _METRIC_SAMPLE.fullmatch(raw)
+        if m is None:
+            return f"{name}:{n}: not an OpenMetrics sample with a timestamp"
+        t = int(m.group(1)) * US + int(m.group(2)) * 1000
+        if span is not None and not span[0] <= t < span[1]:
+            return f"{name}:{n}: sample stamped {_instant(t)}, outside the window"
+    return None
+
+
 def _pointers(truth: GroundTruth) -> list[EvidencePointer]:
     pointers = list(truth.evidence)
     if truth.first_signal is not None:
@@ -286,7 +315,7 @@ def _pointers(truth: GroundTruth) -> list[EvidencePointer]:
 
 def _entries(manifest: Manifest, problems: list[str]) -> dict[str, Artifact]:
     """The manifest's artifacts by file name; other names and repeats are problems."""
-    allowed = [n for n in BUNDLE_FILES if n != MANIFEST_FILE]
+    allowed = [*(ALL_STREAM_FILES[s] for s in manifest.request.streams()), GROUND_TRUTH_FILE]
     seen: dict[str, Artifact] = {}
     repeated: list[str] = []
     for art in manifest.artifacts:
@@ -354,7 +383,7 @@ def _label_vs_request(truth: GroundTruth, req: GenerationRequest, problems: list
 
 def _regenerated(req: GenerationRequest) -> tuple[dict[str, str], bytes]:
     """The sha256 of every stream and the label's bytes that ``req`` generates (no files)."""
-    result = run_pass(req, STREAMS)
+    result = run_pass(req, req.streams())
     label = dump_json(build_ground_truth(req, result))
     return {s: r.sha256 for s, r in result.streams.items()}, label
 
@@ -404,7 +433,7 @@ def _compare_regenerated(
     for s, scan in scans.items():
         if scan.sha256 != shas[s]:
             problems.append(
-                f"{STREAM_FILES[s]}: not what the manifest's request generates "
+                f"{ALL_STREAM_FILES[s]}: not what the manifest's request generates "
                 f"(sha256 {scan.sha256[:12]}..., regenerated {shas[s][:12]}...)"
             )
     if truth_bytes is not None and truth_bytes != label:
@@ -432,7 +461,12 @@ def _validate(dir_fd: int, dir_name: str, regenerate: bool) -> list[str]:
     truth_bytes = _read_capped(dir_fd, GROUND_TRUTH_FILE, problems)
     manifest: Manifest | None = _parse(MANIFEST_FILE, manifest_bytes, Manifest, problems)
     truth: GroundTruth | None = _parse(GROUND_TRUTH_FILE, truth_bytes, GroundTruth, problems)
-    for extra in sorted(n for n in os.listdir(dir_fd) if n not in BUNDLE_FILES):
+    # The files its request makes (every name a bundle may hold, without a manifest).
+    files = BUNDLE_FILES
+    if manifest is not None:
+        files = (*(ALL_STREAM_FILES[s] for s in manifest.request.streams()), GROUND_TRUTH_FILE)
+        files += (MANIFEST_FILE,)
+    for extra in sorted(n for n in os.listdir(dir_fd) if n not in files):
         problems.append(f"{extra}: unexpected file in bundle")
 
     listed: dict[str, Artifact] = {}
@@ -447,7 +481,8 @@ def _validate(dir_fd: int, dir_name: str, regenerate: bool) -> list[str]:
             _compare_artifact(listed[GROUND_TRUTH_FILE], actual, problems)
         if manifest is not None:
             names = {a.file for a in manifest.artifacts}
-            for name in sorted(set(BUNDLE_FILES) - {MANIFEST_FILE} - names):
+            expected = {ALL_STREAM_FILES[s] for s in manifest.request.streams()}
+            for name in sorted((expected | {GROUND_TRUTH_FILE}) - names):
                 problems.append(f"manifest.json: does not list {name}")
         if truth is not None:
             if truth.bundle_id != dir_name:
@@ -477,8 +512,8 @@ def _scan_streams(
     for p in _pointers(truth) if truth is not None else []:
         wanted.setdefault(p.file, set()).add(p.line)
     scans: dict[str, _Scan] = {}
-    for s in STREAMS:
-        name = STREAM_FILES[s]
+    for s in req.streams() if req is not None else STREAMS:
+        name = ALL_STREAM_FILES[s]
         fd = _open_member(dir_fd, name)
         if isinstance(fd, str):
             problems.append(f"{name}: {fd}")

@@ -46,9 +46,13 @@ from ._bundle import (
 from ._errors import ErrorCode, GenerationError
 from ._interrupt import Interrupted, signals_raise
 from ._models import (
+    ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     LABEL_ONLY_FIELDS,
     MANIFEST_FILE,
+    MODALITIES,
+    MODALITY_STREAMS,
+    NON_STREAM_FIELDS,
     STREAM_FILES,
     STREAMS,
     SUITE_AXES,
@@ -71,9 +75,13 @@ from ._response import Determinism, GenerationResponse, generation_response
 from ._validate import validate_bundle
 
 __all__ = [
+    "ALL_STREAM_FILES",
     "GROUND_TRUTH_FILE",
     "LABEL_ONLY_FIELDS",
     "MANIFEST_FILE",
+    "MODALITIES",
+    "MODALITY_STREAMS",
+    "NON_STREAM_FIELDS",
     "STREAMS",
     "STREAM_FILES",
     "SUITE_AXES",
@@ -375,7 +383,7 @@ def add_commands(sub: Any) -> None:
 
     s = sub.add_parser("generate-stream", help="write one stream file of a bundle")
     _request_args(s)
-    s.add_argument("--stream", required=True, help=" | ".join(STREAMS))
+    s.add_argument("--stream", required=True, help=" | ".join(ALL_STREAM_FILES))
     s.add_argument("--out", required=True, help="output file path")
     s.set_defaults(func=_cmd_stream)
 

@@ -26,6 +26,7 @@ FLAGS: dict[str, Any] = request_for(
     threshold_override=0.85,
     api_replicas=5,
     difficulty="hard",
+    modalities="logs,metrics",
 )
 
 

@@ -23,6 +23,7 @@ from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     GenerationRequest,
     bundle_id_for,
+    field_example,
     generate_bundle,
     validate,
 )
@@ -75,6 +76,8 @@ def _other_of_type(name: str, info: FieldInfo, annotation: Any, current: Any) ->
         mid = ((low or 0.0) + (high if high is not None else 2 * (low or 1.0))) / 2
         value = mid if current is None else current * 0.75
         return value
+    if field_example(name) != current:  # e.g. a text field: its declared example
+        return field_example(name)
     raise AssertionError(f"{name}: no rule to vary a {annotation!r}; teach another_value")
 
 

@@ -114,6 +114,13 @@ def test_the_flag_reaches_the_bundle_and_its_role_holds(
     streams = set(STREAM_FILES.values())
     if field_role(field) is FieldRole.STREAM:
         assert streams & set(changed), f"{field} is a STREAM field but changed no stream"
+    elif field_role(field) is FieldRole.FILES:
+        # Which files the bundle holds: more of them, and no byte of the others changed.
+        assert changed == [], f"{field} is a FILES field but changed {changed}"
+        extra = {p.name for p in bundle.iterdir()} - {p.name for p in tiny_bundle.iterdir()}
+        assert extra, f"{field} is a FILES field but added no file"
+        listed = {a["file"] for a in manifest["artifacts"]}
+        assert extra <= listed, f"{field}: the manifest does not list {extra - listed}"
     else:
         assert changed == [GROUND_TRUTH_FILE], (
             f"{field} is a LABEL field: it must change {GROUND_TRUTH_FILE} and nothing else; "

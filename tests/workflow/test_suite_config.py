@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rca.config import ConfigError
-from rca.seed.mock_incident_generator import GenerationRequest, bundle_id_for
+from rca.seed.mock_incident_generator import SUITE_AXES, GenerationRequest, bundle_id_for
 from rca.seed.scenarios import Scenario, scenario_ids, v0_ids
 from rca.suites import (
     INDEX_COLUMNS,
@@ -112,9 +112,9 @@ CASES: list[tuple[tuple[str, ...], dict[str, Any], str]] = [
     (
         ("suites", "smoke", "request"),
         {"seed": 3},
-        "suites.smoke.request.seed: unknown key; allowed keys: time_anchor, duration_minutes, "
-        "resolution_seconds, threshold, threshold_override, rps, api_replicas, difficulty "
-        "(seed is a suite axis: set suites.<name>.seeds)",
+        "suites.smoke.request.seed: unknown key; allowed keys: "
+        + ", ".join(f for f in GenerationRequest.model_fields if f not in SUITE_AXES)
+        + " (seed is a suite axis: set suites.<name>.seeds)",
     ),
     (
         ("defaults",),

@@ -18,19 +18,18 @@ from rca.config import (
 )
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
+    ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
-    STREAM_FILES,
-    STREAMS,
 )
 
 
 wildcard_constraints:
     bundle=BUNDLE_ID_RE.removeprefix("^").removesuffix("$"),
-    stream="|".join(STREAMS),
+    stream="|".join(ALL_STREAM_FILES),
     # The rest of a stream's file name after "<stream>_" (ui_events.log, api_logs.log, ...).
     suffix="|".join(
-        sorted({name.split("_", 1)[1].replace(".", r"\.") for name in STREAM_FILES.values()})
+        sorted({name.split("_", 1)[1].replace(".", r"\.") for name in ALL_STREAM_FILES.values()})
     ),
     run="run[12]",
 
@@ -93,15 +92,28 @@ _write_request_files()
 
 
 # ---------------------------------------------------------------------- targets
+def _stream_names(bundle_id):
+    """The stream files of a bundle: its request's modalities say which."""
+    return [ALL_STREAM_FILES[s] for s in BUNDLES[bundle_id].request.streams()]
+
+
 def stream_files(root):
-    """Input patterns for every stream file of bundle {bundle} under root."""
-    return [f"{root}/{{bundle}}/{name}" for name in STREAM_FILES.values()]
+    """An input function: every stream file of bundle {bundle} under root ({run} too)."""
+
+    def files(wildcards):
+        where = root.format(**dict(wildcards.items()))
+        return [f"{where}/{wildcards.bundle}/{name}" for name in _stream_names(wildcards.bundle)]
+
+    return files
 
 
 def bundle_files(root):
     """Every file of every configured bundle under root, plus the index."""
-    names = [*STREAM_FILES.values(), GROUND_TRUTH_FILE, MANIFEST_FILE]
-    files = [f"{root}/{b}/{name}" for b in sorted(BUNDLES) for name in names]
+    files = [
+        f"{root}/{b}/{name}"
+        for b in sorted(BUNDLES)
+        for name in [*_stream_names(b), GROUND_TRUTH_FILE, MANIFEST_FILE]
+    ]
     return [*files, f"{root}/index.json"]
 
 
@@ -123,9 +135,9 @@ def _bundle(wildcards):
 def _stream(wildcards):
     """The stream named by {stream}; refuses file names the library does not use."""
     name = f"{wildcards.stream}_{wildcards.suffix}"
-    if STREAM_FILES[wildcards.stream] != name:
+    if ALL_STREAM_FILES[wildcards.stream] != name:
         raise WorkflowError(
-            f"{name} is not a stream file; stream files are {', '.join(STREAM_FILES.values())}"
+            f"{name} is not a stream file; stream files are {', '.join(ALL_STREAM_FILES.values())}"
         )
     return wildcards.stream
 

@@ -7,6 +7,7 @@ from .api import ApiRenderer
 from .db import DbRenderer
 from .k8s import K8sRenderer
 from .mesh import MeshRenderer
+from .metrics import MetricsRenderer
 from .ui import UiRenderer
 
 RENDERERS: dict[str, type[Renderer]] = {
@@ -15,6 +16,7 @@ RENDERERS: dict[str, type[Renderer]] = {
     "db": DbRenderer,
     "k8s": K8sRenderer,
     "mesh": MeshRenderer,
+    "metrics": MetricsRenderer,
 }
 
 __all__ = ["RENDERERS", "RenderContext", "Renderer"]

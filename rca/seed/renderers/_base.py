@@ -78,3 +78,7 @@ class Renderer:
 
     def background(self, t0_us: int, t1_us: int) -> None:
         """Stream-local noise for ``[t0, t1)``; called once per chunk, at its start."""
+
+    def finish(self) -> None:
+        """The simulation is over; write what could only be written at the end (a
+        file ordered by series rather than by time)."""

@@ -1,0 +1,632 @@
+"""Prometheus metrics of the same simulation, as OpenMetrics text.
+
+What a Prometheus scraping the shop every 15 s stored over the window, written the way
+``promtool tsdb create-blocks-from openmetrics`` and prometheus_client's OpenMetrics
+parser read it: one family after another (each once, as the format requires), series
+sorted by their labels, each series' samples in time order with timestamps in seconds,
+``# EOF`` last.
+
+Nothing here is drawn on its own. Every value is counted from the emissions the log
+renderers read, so the metrics agree with the logs:
+
+- a counter's increase between two scrapes is what completed between them (the mesh
+  stream's lines for ``istio_requests_total``, the HikariCP timeout lines for
+  ``hikaricp_connections_timeout_total``);
+- a gauge is the state at the scrape's instant: the pooled connections a request holds
+  or waits for (the simulation's HikariCP pool), the backends PostgreSQL runs, the pods
+  that are ready (the kubelet's probes);
+- a JVM's meters start again from zero when its container restarts, and answer no
+  scrape while it is down (``up`` is 0); ``kube_pod_container_status_restarts_total``
+  steps when the kubelet starts the container again.
+
+Targets, with the labels Istio's sample Prometheus configuration gives a pod (job
+``kubernetes-pods``; ``namespace``, ``pod`` and the pod's ``app`` label):
+
+- each orders-api pod's ``/actuator/prometheus`` (Micrometer names of Spring Boot 3 and
+  HikariCP 6);
+- the web pod's sidecar, ``:15090/stats/prometheus`` (Istio's standard metrics, reporter
+  ``source``: the sidecar whose access log is the mesh stream). The ``*_principal``,
+  ``*_cluster`` and ``*_canonical_*`` labels are dropped, as deployments commonly do with
+  ``metric_relabel_configs`` to keep the series' size down;
+- kube-state-metrics (``honor_labels``: ``namespace`` and ``pod`` are the object's);
+- postgres_exporter beside the database.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .._sim import Attempt, ProbeResult, Request
+from .._sink import LineSink
+from .._timefmt import US
+from .._topology import (
+    API_PORT,
+    API_SERVICE,
+    CONTAINER_MEMORY_LIMIT_MI,
+    DB_DATABASE,
+    HIKARI_TIMEOUT_MS,
+    NAMESPACE,
+    Container,
+    Pod,
+)
+from ._base import RenderContext, Renderer
+from .api import HEAP_MAX_MB, WARM_UP_S
+
+SCRAPE_INTERVAL_US = 15 * US  # Istio's sample Prometheus configuration (scrape_interval)
+SCRAPE_JITTER_US = 3_000  # how late a scrape may start after its slot (scrape loop timer)
+# Istio's default request-duration buckets, in ms (istio/proxy,
+# source/extensions/filters/http/istio_stats/istio_stats.cc).
+ISTIO_BUCKETS_MS = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+    600000, 1800000, 3600000,
+)  # fmt: skip
+POOL = "HikariPool-1"
+WEB_APP = "web"
+KSM_PORT = 8080
+PG_EXPORTER_PORT = 9187
+# postgres_exporter's pg_stat_activity collector reports every state of every database
+# (a cross join with pg_database), zeros included.
+PG_DATABASES = ("postgres", DB_DATABASE, "template0", "template1")
+PG_STATES = (
+    "active",
+    "disabled",
+    "fastpath function call",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+)
+
+MIB = 1 << 20
+# The JVM's memory outside the heap (metaspace, code cache, thread stacks, direct
+# buffers): what keeps a heap filled to 99.5 % of -Xmx just under the container's limit,
+# where the leak scenarios' kernel OOM-kills it.
+NON_HEAP_MIB = CONTAINER_MEMORY_LIMIT_MI - 0.995 * HEAP_MAX_MB
+KUBELET_PORT = 10250
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def _labels(**kv: str) -> Labels:
+    return tuple(sorted(kv.items()))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _text(labels: Labels) -> str:
+    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+
+
+def _stamp(t_us: int) -> str:
+    """A sample's timestamp: seconds, to the millisecond Prometheus stores."""
+    return f"{t_us // US}.{t_us % US // 1000:03d}"
+
+
+def _millis(us: int) -> str:
+    """Seconds, to the millisecond."""
+    return f"{us // US}.{us % US // 1000:03d}"
+
+
+def _seconds(us: int) -> str:
+    """A sum of durations in seconds, exact to the microsecond."""
+    return f"{us // US}.{us % US:06d}"
+
+
+@dataclass(slots=True)
+class _Target:
+    """One scrape target: its labels and the instants Prometheus scraped it."""
+
+    labels: Labels
+    times: list[int]
+
+    def index(self, t_us: int) -> int:
+        """The first scrape at or after ``t_us``: the one whose sample first counts it."""
+        return bisect_left(self.times, t_us)
+
+    def span(self, t0_us: int, t1_us: int) -> range:
+        """The scrapes that see a state held over ``[t0, t1)``."""
+        return range(bisect_left(self.times, t0_us), bisect_left(self.times, t1_us))
+
+
+@dataclass(slots=True)
+class _Jvm:
+    """One orders-api container run: a JVM whose meters start at zero."""
+
+    pod: Pod
+    container: Container
+    target: _Target
+    scrapes: range  # the scrapes it answered
+    counters: dict[tuple[str, Labels], list[int]] = field(default_factory=dict)
+    active: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+
+    def count(self, name: str, labels: Labels, k: int, by: int = 1) -> None:
+        if k >= len(self.target.times):
+            return
+        values = self.counters.get((name, labels))
+        if values is None:
+            values = self.counters[(name, labels)] = [0] * len(self.target.times)
+        values[k] += by
+
+
+class MetricsRenderer(Renderer):
+    stream = "metrics"
+
+    def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
+        super().__init__(ctx, sink)
+        stack = ctx.stack
+        self._jvms: dict[tuple[str, int], _Jvm] = {}
+        self._pod_targets: dict[str, _Target] = {}
+        for pod in stack.api_pods:
+            target = self._target(
+                _labels(
+                    app=API_SERVICE,
+                    instance=f"{pod.ip}:{API_PORT}",
+                    job="kubernetes-pods",
+                    namespace=NAMESPACE,
+                    pod=pod.name,
+                ),
+                pod.containers[0].start_us,
+                ctx.window_end_us if pod.deleted_us is None else pod.deleted_us,
+            )
+            self._pod_targets[pod.name] = target
+            for c in pod.containers:
+                # Spring Boot serves /actuator/prometheus once it has started, which is
+                # when the readiness probe first passes; a dead JVM answers nothing.
+                until = ctx.window_end_us if c.end_us is None else c.end_us
+                if pod.deleted_us is not None:
+                    until = min(until, pod.deleted_us)
+                jvm = _Jvm(pod, c, target, target.span(c.ready_us, until))
+                jvm.active = [0] * len(target.times)
+                jvm.pending = [0] * len(target.times)
+                self._jvms[(pod.name, c.start_us)] = jvm
+        web = stack.web_pod
+        self._web = self._target(
+            _labels(
+                app=WEB_APP,
+                instance=f"{web.ip}:15090",
+                job="kubernetes-pods",
+                namespace=NAMESPACE,
+                pod=web.name,
+            ),
+            ctx.window_start_us,
+            ctx.window_end_us,
+        )
+        self._ksm = self._target(
+            _labels(
+                instance=f"{stack.nodes[1].pod_ip(self.rng)}:{KSM_PORT}", job="kube-state-metrics"
+            ),
+            ctx.window_start_us,
+            ctx.window_end_us,
+        )
+        self._pg = self._target(
+            _labels(instance=f"{stack.db_pod.ip}:{PG_EXPORTER_PORT}", job="postgres-exporter"),
+            ctx.window_start_us,
+            ctx.window_end_us,
+        )
+        # cAdvisor, in each node's kubelet (kube-prometheus-stack's kubelet job).
+        self._kubelets = {
+            node.name: self._target(
+                _labels(
+                    instance=f"10.128.0.{node.index + 1 + self.rng.below(200)}:{KUBELET_PORT}",
+                    job="kubelet",
+                    metrics_path="/metrics/cadvisor",
+                    node=node.name,
+                ),
+                ctx.window_start_us,
+                ctx.window_end_us,
+            )
+            for node in stack.nodes
+        }
+        n_pg = len(self._pg.times)
+        self._pg_active = [0] * n_pg
+        self._pg_in_tx = [0] * n_pg
+        # Istio: (labels) -> per-scrape request counts, duration sums (ms), bucket counts.
+        self._istio: dict[Labels, tuple[list[int], list[int], list[list[int]]]] = {}
+        self._unready: dict[str, list[tuple[int, bool]]] = {}  # pod -> (t, probe-unready)
+
+    def _target(self, labels: Labels, from_us: int, until_us: int) -> _Target:
+        """Scrapes every interval at a fixed offset of its own (Prometheus spreads its
+        targets over the interval), each a few milliseconds late, inside the window."""
+        ctx = self.ctx
+        start, end = max(from_us, ctx.window_start_us), min(until_us, ctx.window_end_us)
+        offset = self.rng.below(SCRAPE_INTERVAL_US)
+        k = max(0, -(-(start - ctx.window_start_us - offset) // SCRAPE_INTERVAL_US))
+        times = []
+        while True:
+            slot = ctx.window_start_us + offset + k * SCRAPE_INTERVAL_US
+            if slot >= end:
+                break
+            times.append(slot + self.rng.below(SCRAPE_JITTER_US))
+            k += 1
+        return _Target(labels, times)
+
+    # ------------------------------------------------------------------ emissions
+    def request(self, r: Request) -> None:
+        if r.kind != "api":
+            return
+        for a in r.attempts:
+            if a.container is not None:
+                self._attempt(r, a)
+        self._mesh(r)
+
+    def _attempt(self, r: Request, a: Attempt) -> None:
+        assert a.container is not None and r.endpoint is not None
+        jvm = self._jvms[(a.pod.name, a.container.start_us)]
+        target = jvm.target
+        if a.outcome == "pool_timeout":
+            acquire = a.end_us - a.pool_wait_us
+            for k in target.span(acquire, acquire + HIKARI_TIMEOUT_MS * 1000):
+                jvm.pending[k] += 1
+            jvm.count("hikaricp_connections_timeout", _labels(pool=POOL), target.index(a.end_us))
+        elif a.db_start_us:
+            acquire = a.db_start_us - a.pool_wait_us
+            for k in target.span(acquire, a.db_start_us):
+                jvm.pending[k] += 1
+            for k in target.span(a.db_start_us, a.end_us):
+                jvm.active[k] += 1
+            k = target.index(a.db_start_us)
+            jvm.count("hikaricp_connections_acquire_seconds_count", _labels(pool=POOL), k)
+            jvm.count(
+                "hikaricp_connections_acquire_seconds_sum", _labels(pool=POOL), k, a.pool_wait_us
+            )
+            db_end = a.db_start_us + a.db_us
+            for k in self._pg.span(a.db_start_us, db_end):
+                self._pg_active[k] += 1
+            for k in self._pg.span(db_end, a.end_us):
+                self._pg_in_tx[k] += 1
+        if a.outcome in ("killed", "refused"):
+            return  # the JVM died under it, or never saw it: no timer recorded it
+        status = a.status
+        if a.outcome == "pool_timeout":
+            error = "CannotCreateTransactionException"
+        elif a.outcome == "npe":
+            error = self.ctx.plan.release_defect.exception.rsplit(".", 1)[-1]
+        else:
+            error = "none"
+        outcome = "SUCCESS" if status < 400 else "CLIENT_ERROR" if status < 500 else "SERVER_ERROR"
+        labels = _labels(
+            error=error,
+            exception=error,
+            method=r.endpoint.method,
+            outcome=outcome,
+            status=str(status),
+            uri=r.endpoint.template.split("?", 1)[0],
+        )
+        k = target.index(a.end_us)
+        jvm.count("http_server_requests_seconds_count", labels, k)
+        jvm.count("http_server_requests_seconds_sum", labels, k, a.end_us - a.start_us)
+
+    def _mesh(self, r: Request) -> None:
+        """istio_requests_total and the duration histogram, reporter=source: one request
+        per mesh line, counted when its stream completes, as the access log writes it."""
+        served = r.attempts[-1].pod if r.attempts and r.upstream_host is not None else None
+        labels = _labels(
+            connection_security_policy="unknown",
+            destination_app=API_SERVICE if served else "unknown",
+            destination_service=f"{API_SERVICE}.{NAMESPACE}.svc.cluster.local",
+            destination_service_name=API_SERVICE,
+            destination_service_namespace=NAMESPACE,
+            destination_version=served.version if served else "unknown",
+            destination_workload=API_SERVICE if served else "unknown",
+            destination_workload_namespace=NAMESPACE if served else "unknown",
+            reporter="source",
+            request_protocol="http",
+            response_code=str(r.mesh_code),
+            response_flags=r.mesh_flags,
+            source_app=WEB_APP,
+            source_version=self.ctx.stack.web_pod.version,
+            source_workload=self.ctx.stack.web_pod.name.rsplit("-", 2)[0],
+            source_workload_namespace=NAMESPACE,
+        )
+        k = self._web.index(r.mesh_end_us)
+        n = len(self._web.times)
+        if k >= n:
+            return
+        series = self._istio.get(labels)
+        if series is None:
+            series = self._istio[labels] = (
+                [0] * n,
+                [0] * n,
+                [[0] * n for _ in ISTIO_BUCKETS_MS],
+            )
+        ms = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)  # the access log's duration
+        series[0][k] += 1
+        series[1][k] += ms
+        for i, le in enumerate(ISTIO_BUCKETS_MS):
+            if ms <= le:
+                series[2][i][k] += 1
+
+    def probe(self, p: ProbeResult) -> None:
+        if p.became is not None:
+            self._unready.setdefault(p.pod.name, []).append((p.t_us, p.became == "not ready"))
+
+    # ------------------------------------------------------------------ the file
+    def finish(self) -> None:
+        t = self.ctx.window_end_us - 1  # every line at one instant: written in this order
+        for line in self._lines():
+            self.out.add(t, line)
+
+    def _lines(self) -> Iterator[str]:
+        yield from self._up()
+        yield from self._istio_families()
+        yield from self._jvm_families()
+        yield from self._memory_families()
+        yield from self._ksm_families()
+        yield from self._pg_families()
+        yield "# EOF"
+
+    def _up(self) -> Iterator[str]:
+        yield "# TYPE up gauge"
+        targets = [*self._pod_targets.values(), self._web, self._ksm, self._pg]
+        for target in sorted(targets, key=lambda x: x.labels):
+            answered: set[int] = set()
+            for jvm in self._jvms.values():
+                if jvm.target is target:
+                    answered.update(jvm.scrapes)
+            is_pod = any(target is x for x in self._pod_targets.values())
+            text = _text(target.labels)
+            for k, t in enumerate(target.times):
+                value = 1 if not is_pod or k in answered else 0
+                yield f"up{{{text}}} {value} {_stamp(t)}"
+
+    def _istio_families(self) -> Iterator[str]:
+        times = self._web.times
+        ordered = [(_text(_merge(k, self._web.labels)), v) for k, v in sorted(self._istio.items())]
+        yield "# TYPE istio_requests counter"
+        for text, (counts, _, _) in ordered:
+            total = 0
+            for k in range(_first_use(counts), len(times)):
+                total += counts[k]
+                yield f"istio_requests_total{{{text}}} {total} {_stamp(times[k])}"
+        yield "# TYPE istio_request_duration_milliseconds histogram"
+        for text, (counts, sums, buckets) in ordered:
+            cumulative = [0] * len(buckets)
+            count = total = 0
+            for k in range(_first_use(counts), len(times)):
+                stamp = _stamp(times[k])
+                for i, le in enumerate(ISTIO_BUCKETS_MS):
+                    cumulative[i] += buckets[i][k]
+                    yield (
+                        f'istio_request_duration_milliseconds_bucket{{{text},le="{float(le)!r}"}}'
+                        f" {cumulative[i]} {stamp}"
+                    )
+                count += counts[k]
+                total += sums[k]
+                yield (
+                    f'istio_request_duration_milliseconds_bucket{{{text},le="+Inf"}} {count} {stamp}'
+                )
+                yield f"istio_request_duration_milliseconds_count{{{text}}} {count} {stamp}"
+                yield f"istio_request_duration_milliseconds_sum{{{text}}} {total} {stamp}"
+
+    def _jvm_families(self) -> Iterator[str]:
+        jvms = sorted(self._jvms.values(), key=lambda j: (j.target.labels, j.container.start_us))
+        size = self.ctx.plan.pool_size
+        # Micrometer's HikariCP binder (io.micrometer...MicrometerMetricsTracker): its
+        # names and help texts, one series per pool.
+        gauges: tuple[tuple[str, str, Callable[[_Jvm, int], int]], ...] = (
+            ("hikaricp_connections", "Total connections", lambda j, k: size),
+            ("hikaricp_connections_active", "Active connections", lambda j, k: j.active[k]),
+            (
+                "hikaricp_connections_idle",
+                "Idle connections",
+                lambda j, k: max(0, size - j.active[k]),
+            ),
+            ("hikaricp_connections_max", "Max connections", lambda j, k: size),
+            ("hikaricp_connections_min", "Min connections", lambda j, k: size),
+            ("hikaricp_connections_pending", "Pending threads", lambda j, k: j.pending[k]),
+        )
+        for name, help_text, value in gauges:
+            yield f"# TYPE {name} gauge"
+            yield f"# HELP {name} {help_text}"
+            for jvm in jvms:
+                text = _text(_merge(_labels(pool=POOL), jvm.target.labels))
+                for k in jvm.scrapes:
+                    yield f"{name}{{{text}}} {value(jvm, k)} {_stamp(jvm.target.times[k])}"
+            if name == "hikaricp_connections":
+                yield "# TYPE hikaricp_connections_acquire_seconds summary"
+                yield "# HELP hikaricp_connections_acquire_seconds Connection acquire time"
+                yield from self._summary(jvms, "hikaricp_connections_acquire_seconds")
+        yield "# TYPE hikaricp_connections_timeout counter"
+        yield "# HELP hikaricp_connections_timeout Connection timeout total count"
+        for text, jvm, _, values in _series(jvms, "hikaricp_connections_timeout"):
+            total = 0
+            for k in range(_first_use(values), len(values)):
+                total += values[k]
+                if k in jvm.scrapes:
+                    stamp = _stamp(jvm.target.times[k])
+                    yield f"hikaricp_connections_timeout_total{{{text}}} {total} {stamp}"
+        yield "# TYPE http_server_requests_seconds summary"
+        yield from self._summary(jvms, "http_server_requests_seconds")
+        yield "# TYPE process_uptime_seconds gauge"
+        yield "# HELP process_uptime_seconds The uptime of the Java virtual machine"
+        for jvm in jvms:
+            text = _text(jvm.target.labels)
+            for k in jvm.scrapes:
+                t = jvm.target.times[k]
+                uptime = _millis(t - jvm.container.start_us)
+                yield f"process_uptime_seconds{{{text}}} {uptime} {_stamp(t)}"
+
+    def _summary(self, jvms: list[_Jvm], name: str) -> Iterator[str]:
+        for text, jvm, own, counts in _series(jvms, f"{name}_count"):
+            durations = jvm.counters[(f"{name}_sum", own)]
+            count = total = 0
+            for k in range(_first_use(counts), len(counts)):
+                count += counts[k]
+                total += durations[k]
+                if k in jvm.scrapes:
+                    stamp = _stamp(jvm.target.times[k])
+                    yield f"{name}_count{{{text}}} {count} {stamp}"
+                    yield f"{name}_sum{{{text}}} {_seconds(total)} {stamp}"
+
+    def _live_heap(self, jvm: _Jvm, t_us: int) -> float:
+        """The live set after the last collection, in MiB: ``plan.heap_used`` of -Xmx,
+        grown from a few MB while a new JVM warms up (the GC log's after-values)."""
+        c = jvm.container
+        warm = min(1.0, 0.06 + 0.94 * (t_us - c.start_us) / (WARM_UP_S * 1e6))
+        return HEAP_MAX_MB * self.ctx.plan.heap_used(t_us, jvm.pod) * warm
+
+    def _memory_families(self) -> Iterator[str]:
+        jvms = sorted(self._jvms.values(), key=lambda j: (j.target.labels, j.container.start_us))
+        yield "# TYPE container_memory_working_set_bytes gauge"
+        yield "# HELP container_memory_working_set_bytes Current working set of the container in bytes"
+        rows = []
+        for jvm in jvms:
+            pod, c = jvm.pod, jvm.container
+            target = self._kubelets[pod.node]
+            labels = _merge(
+                _labels(
+                    container=API_SERVICE,
+                    id=f"/kubepods/burstable/pod{pod.uid}/{c.container_id}",
+                    namespace=NAMESPACE,
+                    pod=pod.name,
+                ),
+                target.labels,
+            )
+            until = self.ctx.window_end_us if c.end_us is None else c.end_us
+            lines = []
+            for t in target.times[target.index(c.start_us) : target.index(until)]:
+                mib = NON_HEAP_MIB * min(1.0, 0.5 + (t - c.start_us) / (WARM_UP_S * 2e6))
+                mib += self._live_heap(jvm, t)
+                lines.append(
+                    f"container_memory_working_set_bytes{{{_text(labels)}}} {int(mib * MIB)} {_stamp(t)}"
+                )
+            rows.append((labels, lines))
+        for _, lines in sorted(rows):
+            yield from lines
+        yield "# TYPE jvm_memory_max_bytes gauge"
+        yield "# HELP jvm_memory_max_bytes The maximum amount of memory in bytes that can be used for memory management"
+        for jvm in jvms:
+            text = _text(_merge(_labels(area="heap", id="G1 Old Gen"), jvm.target.labels))
+            for k in jvm.scrapes:
+                yield f"jvm_memory_max_bytes{{{text}}} {HEAP_MAX_MB * MIB} {_stamp(jvm.target.times[k])}"
+        yield "# TYPE jvm_memory_used_bytes gauge"
+        yield "# HELP jvm_memory_used_bytes The amount of used memory"
+        for jvm in jvms:
+            text = _text(_merge(_labels(area="heap", id="G1 Old Gen"), jvm.target.labels))
+            for k in jvm.scrapes:
+                t = jvm.target.times[k]
+                used = int(self._live_heap(jvm, t) * MIB)
+                yield f"jvm_memory_used_bytes{{{text}}} {used} {_stamp(t)}"
+
+    def _ksm_families(self) -> Iterator[str]:
+        ksm = self._ksm
+        pods = sorted(self.ctx.stack.api_pods, key=lambda p: p.name)
+        yield "# TYPE kube_deployment_status_replicas_available gauge"
+        yield "# HELP kube_deployment_status_replicas_available [STABLE] The number of available replicas per deployment."
+        text = _text(_merge(_labels(deployment=API_SERVICE, namespace=NAMESPACE), ksm.labels))
+        for t in ksm.times:
+            ready = sum(1 for p in pods if self._ready(p, t))
+            yield f"kube_deployment_status_replicas_available{{{text}}} {ready} {_stamp(t)}"
+        yield "# TYPE kube_pod_container_status_restarts counter"
+        yield "# HELP kube_pod_container_status_restarts [STABLE] The number of container restarts per container."
+        for pod in pods:
+            text = _text(
+                _merge(
+                    _labels(container=API_SERVICE, namespace=NAMESPACE, pod=pod.name, uid=pod.uid),
+                    ksm.labels,
+                )
+            )
+            for t in ksm.times:
+                if _exists(pod, t):
+                    runs = [c for c in pod.containers if c.start_us <= t]
+                    yield f"kube_pod_container_status_restarts_total{{{text}}} {runs[-1].restart_count} {_stamp(t)}"
+        yield "# TYPE kube_pod_status_ready gauge"
+        yield "# HELP kube_pod_status_ready [STABLE] Describes whether the pod is ready to serve requests."
+        for pod in pods:
+            for condition in ("false", "true", "unknown"):
+                text = _text(
+                    _merge(
+                        _labels(
+                            condition=condition, namespace=NAMESPACE, pod=pod.name, uid=pod.uid
+                        ),
+                        ksm.labels,
+                    )
+                )
+                for t in ksm.times:
+                    if _exists(pod, t):
+                        ready = self._ready(pod, t)
+                        value = {"true": ready, "false": not ready, "unknown": False}[condition]
+                        yield f"kube_pod_status_ready{{{text}}} {int(value)} {_stamp(t)}"
+
+    def _ready(self, pod: Pod, t_us: int) -> bool:
+        """Ready as the endpoints controller saw it: started, not deleted, and not
+        marked unready by failed readiness probes (the simulation's own rule)."""
+        if not pod.ready_at(t_us):
+            return False
+        unready = False
+        for at, state in self._unready.get(pod.name, ()):
+            if at > t_us:
+                break
+            unready = state
+        return not unready
+
+    def _pg_families(self) -> Iterator[str]:
+        pg = self._pg
+        open_conns = self._open_connections()
+        yield "# TYPE pg_stat_activity_count gauge"
+        yield "# HELP pg_stat_activity_count number of connections in this state"
+        for db in PG_DATABASES:
+            for state in PG_STATES:
+                text = _text(_merge(_labels(datname=db, state=state), pg.labels))
+                for k, t in enumerate(pg.times):
+                    value = 0
+                    if db == DB_DATABASE:
+                        active, in_tx = self._pg_active[k], self._pg_in_tx[k]
+                        value = {
+                            "active": active,
+                            "idle": max(0, open_conns[k] - active - in_tx),
+                            "idle in transaction": in_tx,
+                        }.get(state, 0)
+                    yield f"pg_stat_activity_count{{{text}}} {value} {_stamp(t)}"
+        yield "# TYPE pg_up gauge"
+        yield "# HELP pg_up Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no)."
+        text = _text(pg.labels)
+        for t in pg.times:
+            yield f"pg_up{{{text}}} 1 {_stamp(t)}"
+
+    def _open_connections(self) -> list[int]:
+        """The app's connections PostgreSQL holds at each of its exporter's scrapes:
+        every live JVM keeps its pool full (HikariCP's minimumIdle defaults to the
+        maximum pool size)."""
+        size = self.ctx.plan.pool_size
+        out = []
+        for t in self._pg.times:
+            live = 0
+            for pod in self.ctx.stack.api_pods:
+                c = pod.alive_at(t)
+                if c is not None and c.ready_us <= t and _exists(pod, t):
+                    live += 1
+            out.append(live * size)
+        return out
+
+
+def _merge(own: Labels, target: Labels) -> Labels:
+    return tuple(sorted((*own, *target)))
+
+
+def _first_use(values: list[int]) -> int:
+    """The first scrape whose sample has the series: a meter (Micrometer's, Envoy's)
+    exists from its first use on."""
+    return next((k for k, v in enumerate(values) if v), len(values))
+
+
+def _series(jvms: list[_Jvm], name: str) -> list[tuple[str, _Jvm, Labels, list[int]]]:
+    """Every JVM's values of counter ``name``, as (label text, JVM, per-scrape
+    increments), sorted by labels and then by the JVM's start: one series' runs in
+    time order (a restarted container's meters count from zero again)."""
+    found = []
+    for jvm in jvms:
+        for (family, own), values in jvm.counters.items():
+            if family == name:
+                merged = _merge(own, jvm.target.labels)
+                found.append((merged, jvm.container.start_us, jvm, own, values))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [(_text(merged), jvm, own, values) for merged, _, jvm, own, values in found]
+
+
+def _exists(pod: Pod, t_us: int) -> bool:
+    return pod.containers[0].start_us <= t_us and (pod.deleted_us is None or t_us < pod.deleted_us)
