@@ -152,9 +152,10 @@ class Case:
     repeats: int
     floor: bool = False
     streams: bool = False
-    kind: str = "size"  # size | v0 | day | one-process
+    kind: str = "size"  # size | v0 | day | one-process | modalities
     workers: int | None = None  # None: the generator's automatic choice
     engine: str | None = None  # RCA_SIM_ENGINE forced for this case; None: the run's default
+    modalities: str | None = None  # the request's modalities; None: the default (logs)
 
     def env(self) -> dict[str, str] | None:
         """Environment the case's workers apply (``worker.apply_env``), if any."""
@@ -171,7 +172,7 @@ class Case:
             "time_anchor": TIME_ANCHOR,
             "duration_minutes": self.minutes,
             "rps": self.rps,
-        }
+        } | ({"modalities": self.modalities} if self.modalities else {})
 
 
 def human(n: int) -> str:
@@ -541,6 +542,7 @@ def environment(scratch: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------- plan & run
 ONE_PROCESS = "-1p"  # key suffix: the reference bundle forced into one process
 ONE_PROCESS_PY = "-1p-py"  # ... and onto the Python engine
+ALL_MODALITIES = "-all"  # ... and with every modality (logs, metrics)
 
 
 def engine_probe(runner: Runner) -> dict[str, Any]:
@@ -617,6 +619,21 @@ def build_cases(args: argparse.Namespace, probe: dict[str, Any] | None = None) -
                     engine="python",
                 )
             )
+    if ref is not None:
+        from rca.seed.mock_incident_generator import MODALITIES
+
+        # The reference bundle with every modality: what metrics cost, same run.
+        cases.append(
+            replace(
+                ref,
+                key=f"{ref.key}{ALL_MODALITIES}",
+                label=f"{ref.label}, every modality ({', '.join(MODALITIES)})",
+                floor=False,
+                streams=False,
+                kind="modalities",
+                modalities=",".join(MODALITIES),
+            )
+        )
     cases.append(
         Case("v0", "default v0 (30 min, rps 2)", 30, 2.0, args.repeats, floor=True, kind="v0")
     )
@@ -1208,6 +1225,14 @@ def targets(report: dict[str, Any], cases: list[Case]) -> list[dict[str, Any]]:
             one.get("floor_ratio"),
             T_FLOOR_RATIO,
             "x",
+        )
+    every = _case(report, cases, lambda c: c.kind == "modalities")
+    if every is not None and every.get("minutes") == 30:
+        add(
+            "100k req / 30 min bundle, every modality, end to end (fresh process)",
+            every["process_s"],
+            T_BUNDLE_100K_S,
+            "s",
         )
     v0 = _case(report, cases, lambda c: c.kind == "v0")
     add("default v0 bundle (rps 2, 30 min), end to end", v0 and v0["process_s"], T_V0_S, "s")

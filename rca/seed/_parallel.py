@@ -39,7 +39,7 @@ STREAM_COST: Mapping[str, int] = {
     "db": 4,
     "k8s": 3,
     "mesh": 55,
-    "metrics": 40,
+    "metrics": 170,
 }
 # Below this many requests a second process costs more than it saves.
 PARALLEL_MIN_REQUESTS = 20_000

@@ -10,7 +10,9 @@ outside them is left alone:
   declarations (``rca/seed/distractors``);
 - ``fr-005`` (specs/001-build-realistic-mock/spec.md): the registered scenarios;
 - ``request-fields`` (config/README.md): the request-field table, from the model's
-  declarations (type, range, description, role) and the shipped ``config/scenarios.yaml``.
+  declarations (type, range, description, role) and the shipped ``config/scenarios.yaml``;
+- ``metric-families`` (README.md): what each scrape target of the metrics modality
+  exposes (``rca.seed.renderers.metrics.TARGET_FAMILIES``).
 
 Without ``--check`` the files are rewritten in place; with it nothing is written and the
 exit status is 1 if a block is stale (``tests/specs/test_docs_current.py`` runs the
@@ -138,12 +140,23 @@ def _request_field_table() -> str:
     return "\n".join(["", header, *rows, ""])
 
 
+def _metric_families() -> str:
+    from .renderers.metrics import TARGET_FAMILIES
+
+    rows = [
+        f"| {target} | {', '.join(f'`{name}`' for name in names)} |"
+        for target, names in TARGET_FAMILIES.items()
+    ]
+    return "\n".join(["", "| target | metric families |", "|---|---|", *rows, ""])
+
+
 # Block name -> (file, its text).
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "scenarios": ("README.md", _scenario_table),
     "distractors": ("README.md", _distractor_table),
     "fr-005": ("specs/001-build-realistic-mock/spec.md", _fr005),
     "request-fields": ("config/README.md", _request_field_table),
+    "metric-families": ("README.md", _metric_families),
 }
 
 

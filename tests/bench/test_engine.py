@@ -85,7 +85,7 @@ def _args(*extra: str) -> argparse.Namespace:
 def test_python_case_is_planned_next_to_the_one_process_case() -> None:
     cases = harness.build_cases(_args(), NATIVE_PROBE)
     keys = [c.key for c in cases]
-    assert keys == ["30m-1k", "30m-10k", "30m-10k-1p", "30m-10k-1p-py", "v0"]
+    assert keys == ["30m-1k", "30m-10k", "30m-10k-1p", "30m-10k-1p-py", "30m-10k-all", "v0"]
     solo, py = cases[2], cases[3]
     assert (py.kind, py.workers, py.engine) == ("one-process", 1, "python")
     assert (py.minutes, py.rps, py.repeats) == (solo.minutes, solo.rps, solo.repeats)

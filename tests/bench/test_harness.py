@@ -60,9 +60,13 @@ def test_quick_run_writes_markdown_and_json(tmp_path: Path) -> None:
         "15m-1.8k",
         "15m-1.8k-1p",
         *(["15m-1.8k-1p-py"] if with_py else []),
+        "15m-1.8k-all",
         "v0",
     ]
     assert report["bundles"]["15m-1.8k-1p"]["workers"] == 1
+    # every modality: the same bundle plus its metrics file (more bytes, not other logs)
+    every = report["bundles"]["15m-1.8k-all"]
+    assert every["bytes"] > report["bundles"]["15m-1.8k"]["bytes"]
     for key, bundle in report["bundles"].items():
         assert bundle["error"] is None, bundle["error"]
         assert bundle["runs"] == 1

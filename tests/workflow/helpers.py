@@ -111,7 +111,7 @@ def assert_bundles_match_config(
         truth = json.loads((built / GROUND_TRUTH_FILE).read_text())
         manifest = json.loads((built / MANIFEST_FILE).read_text())
         assert truth["threshold_default"] == bundle.request.threshold, bundle.scenario
-        assert manifest["request"] == bundle.request.model_dump(mode="json"), bundle.scenario
+        assert manifest["request"] == bundle.request.canonical(), bundle.scenario
         assert validate(built) == [], bundle.scenario
         reference = generate_bundle(bundle.request, scratch / bundle.bundle_id, workers=1)
         same = filecmp.cmpfiles(built, reference, names, shallow=False)

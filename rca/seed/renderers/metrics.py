@@ -34,6 +34,7 @@ Targets, with the labels Istio's sample Prometheus configuration gives a pod (jo
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ ISTIO_BUCKETS_MS = (
     600000, 1800000, 3600000,
 )  # fmt: skip
 POOL = "HikariPool-1"
+HIKARI_TIMEOUT_US = HIKARI_TIMEOUT_MS * 1000
 WEB_APP = "web"
 KSM_PORT = 8080
 PG_EXPORTER_PORT = 9187
@@ -78,6 +80,37 @@ PG_STATES = (
     "idle in transaction (aborted)",
 )
 
+# What each target exposes, as the names a query uses (a counter with its _total): the
+# README's table is generated from this (rca/seed/docs.py), and a test checks that the
+# file holds exactly these families.
+TARGET_FAMILIES: dict[str, tuple[str, ...]] = {
+    "orders-api pods, Micrometer (Spring Boot 3, HikariCP)": (
+        "http_server_requests_seconds",
+        "hikaricp_connections",
+        "hikaricp_connections_active",
+        "hikaricp_connections_idle",
+        "hikaricp_connections_pending",
+        "hikaricp_connections_max",
+        "hikaricp_connections_min",
+        "hikaricp_connections_timeout_total",
+        "hikaricp_connections_acquire_seconds",
+        "jvm_memory_used_bytes",
+        "jvm_memory_max_bytes",
+        "process_uptime_seconds",
+    ),
+    "web pod's sidecar, Istio (reporter `source`: the mesh stream's)": (
+        "istio_requests_total",
+        "istio_request_duration_milliseconds",
+    ),
+    "kube-state-metrics": (
+        "kube_pod_container_status_restarts_total",
+        "kube_pod_status_ready",
+        "kube_deployment_status_replicas_available",
+    ),
+    "kubelet (cAdvisor)": ("container_memory_working_set_bytes",),
+    "postgres_exporter": ("pg_stat_activity_count", "pg_up"),
+    "every target (Prometheus)": ("up",),
+}
 MIB = 1 << 20
 # The JVM's memory outside the heap (metaspace, code cache, thread stacks, direct
 # buffers): what keeps a heap filled to 99.5 % of -Xmx just under the container's limit,
@@ -90,6 +123,9 @@ Labels = tuple[tuple[str, str], ...]
 
 def _labels(**kv: str) -> Labels:
     return tuple(sorted(kv.items()))
+
+
+POOL_LABELS: Labels = (("pool", POOL),)
 
 
 def _escape(value: str) -> str:
@@ -184,6 +220,8 @@ class MetricsRenderer(Renderer):
                 jvm.pending = [0] * len(target.times)
                 self._jvms[(pod.name, c.start_us)] = jvm
         web = stack.web_pod
+        # The web pod's sidecar has counted since the pod started, hours before the window.
+        self._web_since = ctx.window_start_us - self.rng.between(6 * 3600, 40 * 3600) * US
         self._web = self._target(
             _labels(
                 app=WEB_APP,
@@ -225,7 +263,12 @@ class MetricsRenderer(Renderer):
         self._pg_active = [0] * n_pg
         self._pg_in_tx = [0] * n_pg
         # Istio: (labels) -> per-scrape request counts, duration sums (ms), bucket counts.
-        self._istio: dict[Labels, tuple[list[int], list[int], list[list[int]]]] = {}
+        # (code, flags, version served) -> per-scrape requests, duration sums (ms), and
+        # requests by the smallest bucket that holds them (the last: above every bound).
+        self._istio: dict[
+            tuple[int, str, str | None], tuple[list[int], list[int], list[list[int]]]
+        ] = {}
+        self._http_labels: dict[tuple[str, str, int], Labels] = {}
         self._unready: dict[str, list[tuple[int, bool]]] = {}  # pod -> (t, probe-unready)
 
     def _target(self, labels: Labels, from_us: int, until_us: int) -> _Target:
@@ -256,30 +299,45 @@ class MetricsRenderer(Renderer):
     def _attempt(self, r: Request, a: Attempt) -> None:
         assert a.container is not None and r.endpoint is not None
         jvm = self._jvms[(a.pod.name, a.container.start_us)]
-        target = jvm.target
+        times = jvm.target.times
         if a.outcome == "pool_timeout":
             acquire = a.end_us - a.pool_wait_us
-            for k in target.span(acquire, acquire + HIKARI_TIMEOUT_MS * 1000):
-                jvm.pending[k] += 1
-            jvm.count("hikaricp_connections_timeout", _labels(pool=POOL), target.index(a.end_us))
+            pending = jvm.pending
+            for k in range(
+                bisect_left(times, acquire), bisect_left(times, acquire + HIKARI_TIMEOUT_US)
+            ):
+                pending[k] += 1
+            jvm.count("hikaricp_connections_timeout", POOL_LABELS, bisect_left(times, a.end_us))
         elif a.db_start_us:
-            acquire = a.db_start_us - a.pool_wait_us
-            for k in target.span(acquire, a.db_start_us):
+            db_start = a.db_start_us
+            k0, k1 = bisect_left(times, db_start - a.pool_wait_us), bisect_left(times, db_start)
+            for k in range(k0, k1):
                 jvm.pending[k] += 1
-            for k in target.span(a.db_start_us, a.end_us):
+            for k in range(k1, bisect_left(times, a.end_us)):
                 jvm.active[k] += 1
-            k = target.index(a.db_start_us)
-            jvm.count("hikaricp_connections_acquire_seconds_count", _labels(pool=POOL), k)
-            jvm.count(
-                "hikaricp_connections_acquire_seconds_sum", _labels(pool=POOL), k, a.pool_wait_us
-            )
-            db_end = a.db_start_us + a.db_us
-            for k in self._pg.span(a.db_start_us, db_end):
+            jvm.count("hikaricp_connections_acquire_seconds_count", POOL_LABELS, k1)
+            jvm.count("hikaricp_connections_acquire_seconds_sum", POOL_LABELS, k1, a.pool_wait_us)
+            pg = self._pg.times
+            db_end = db_start + a.db_us
+            k2 = bisect_left(pg, db_end)
+            for k in range(bisect_left(pg, db_start), k2):
                 self._pg_active[k] += 1
-            for k in self._pg.span(db_end, a.end_us):
+            for k in range(k2, bisect_left(pg, a.end_us)):
                 self._pg_in_tx[k] += 1
-        if a.outcome in ("killed", "refused"):
+        if a.outcome == "killed" or a.outcome == "refused":
             return  # the JVM died under it, or never saw it: no timer recorded it
+        key = (a.outcome, r.endpoint.key, a.status)
+        labels = self._http_labels.get(key)
+        if labels is None:
+            labels = self._http_labels[key] = self._http_server_labels(r, a)
+        k = bisect_left(times, a.end_us)
+        jvm.count("http_server_requests_seconds_count", labels, k)
+        jvm.count("http_server_requests_seconds_sum", labels, k, a.end_us - a.start_us)
+
+    def _http_server_labels(self, r: Request, a: Attempt) -> Labels:
+        """Spring Boot 3's tags of a server request: the exception's simple name, the
+        outcome class of the status, the route template."""
+        assert r.endpoint is not None
         status = a.status
         if a.outcome == "pool_timeout":
             error = "CannotCreateTransactionException"
@@ -288,7 +346,7 @@ class MetricsRenderer(Renderer):
         else:
             error = "none"
         outcome = "SUCCESS" if status < 400 else "CLIENT_ERROR" if status < 500 else "SERVER_ERROR"
-        labels = _labels(
+        return _labels(
             error=error,
             exception=error,
             method=r.endpoint.method,
@@ -296,49 +354,49 @@ class MetricsRenderer(Renderer):
             status=str(status),
             uri=r.endpoint.template.split("?", 1)[0],
         )
-        k = target.index(a.end_us)
-        jvm.count("http_server_requests_seconds_count", labels, k)
-        jvm.count("http_server_requests_seconds_sum", labels, k, a.end_us - a.start_us)
 
     def _mesh(self, r: Request) -> None:
         """istio_requests_total and the duration histogram, reporter=source: one request
         per mesh line, counted when its stream completes, as the access log writes it."""
+        times = self._web.times
+        k = bisect_left(times, r.mesh_end_us)
+        n = len(times)
+        if k >= n:
+            return
         served = r.attempts[-1].pod if r.attempts and r.upstream_host is not None else None
-        labels = _labels(
+        key = (r.mesh_code, r.mesh_flags, served.version if served is not None else None)
+        series = self._istio.get(key)
+        if series is None:
+            buckets = [[0] * n for _ in range(len(ISTIO_BUCKETS_MS) + 1)]
+            series = self._istio[key] = ([0] * n, [0] * n, buckets)
+        ms = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)  # the access log's duration
+        series[0][k] += 1
+        series[1][k] += ms
+        # The smallest bucket that holds it (made cumulative when written).
+        series[2][bisect_left(ISTIO_BUCKETS_MS, ms)][k] += 1
+
+    def _istio_labels(self, key: tuple[int, str, str | None]) -> Labels:
+        code, flags, version = key
+        served = version is not None
+        web = self.ctx.stack.web_pod
+        return _labels(
             connection_security_policy="unknown",
             destination_app=API_SERVICE if served else "unknown",
             destination_service=f"{API_SERVICE}.{NAMESPACE}.svc.cluster.local",
             destination_service_name=API_SERVICE,
             destination_service_namespace=NAMESPACE,
-            destination_version=served.version if served else "unknown",
+            destination_version=version if version is not None else "unknown",
             destination_workload=API_SERVICE if served else "unknown",
             destination_workload_namespace=NAMESPACE if served else "unknown",
             reporter="source",
             request_protocol="http",
-            response_code=str(r.mesh_code),
-            response_flags=r.mesh_flags,
+            response_code=str(code),
+            response_flags=flags,
             source_app=WEB_APP,
-            source_version=self.ctx.stack.web_pod.version,
-            source_workload=self.ctx.stack.web_pod.name.rsplit("-", 2)[0],
+            source_version=web.version,
+            source_workload=web.name.rsplit("-", 2)[0],
             source_workload_namespace=NAMESPACE,
         )
-        k = self._web.index(r.mesh_end_us)
-        n = len(self._web.times)
-        if k >= n:
-            return
-        series = self._istio.get(labels)
-        if series is None:
-            series = self._istio[labels] = (
-                [0] * n,
-                [0] * n,
-                [[0] * n for _ in ISTIO_BUCKETS_MS],
-            )
-        ms = max(0, (r.mesh_end_us - r.mesh_start_us) // 1000)  # the access log's duration
-        series[0][k] += 1
-        series[1][k] += ms
-        for i, le in enumerate(ISTIO_BUCKETS_MS):
-            if ms <= le:
-                series[2][i][k] += 1
 
     def probe(self, p: ProbeResult) -> None:
         if p.became is not None:
@@ -373,23 +431,57 @@ class MetricsRenderer(Renderer):
                 value = 1 if not is_pod or k in answered else 0
                 yield f"up{{{text}}} {value} {_stamp(t)}"
 
+    def _before_window(
+        self, counts: list[int], times: list[int], since_us: int
+    ) -> tuple[float, int]:
+        """What a counter had counted before the window, as a multiple of what it counts
+        in the window's first minutes: a process up since ``since_us`` counted at that
+        rate all along (0 for a process started in the window, or a series first used
+        after those minutes, say an error that only the incident brings).
+
+        The minutes are the window's first five, cut at the incident's onset (but never
+        below one): the steady traffic before the fault. Returns (the multiple, the
+        scrapes those minutes span)."""
+        w0 = self.ctx.window_start_us
+        if since_us >= w0:
+            return 0.0, 0
+        plan = self.ctx.plan
+        until = w0 + 300 * US
+        if plan.incident and plan.onset_us is not None:
+            until = max(w0 + 60 * US, min(until, plan.onset_us))
+        horizon = bisect_left(times, until)
+        if horizon == 0 or _first_use(counts) >= horizon:
+            return 0.0, 0
+        return (w0 - since_us) / (times[horizon - 1] - w0 + SCRAPE_INTERVAL_US), horizon
+
     def _istio_families(self) -> Iterator[str]:
         times = self._web.times
-        ordered = [(_text(_merge(k, self._web.labels)), v) for k, v in sorted(self._istio.items())]
+        ordered = sorted(
+            (_text(_merge(self._istio_labels(key), self._web.labels)), series)
+            for key, series in self._istio.items()
+        )
+        before = [self._before_window(v[0], times, self._web_since) for _, v in ordered]
         yield "# TYPE istio_requests counter"
-        for text, (counts, _, _) in ordered:
-            total = 0
-            for k in range(_first_use(counts), len(times)):
+        for (text, (counts, _, _)), (f, h) in zip(ordered, before, strict=True):
+            total = round(f * sum(counts[:h]))
+            # A series that counted before the window is there from the first scrape.
+            for k in range(0 if f else _first_use(counts), len(times)):
                 total += counts[k]
                 yield f"istio_requests_total{{{text}}} {total} {_stamp(times[k])}"
         yield "# TYPE istio_request_duration_milliseconds histogram"
-        for text, (counts, sums, buckets) in ordered:
-            cumulative = [0] * len(buckets)
-            count = total = 0
-            for k in range(_first_use(counts), len(times)):
+        for (text, (counts, sums, buckets)), (f, h) in zip(ordered, before, strict=True):
+            # Each bucket counts every request up to its bound: scaled alike, they stay
+            # in order, the last no more than the count.
+            # Scaled after summing, so rounding keeps them in order and under the count.
+            below = itertools.accumulate(sum(b[:h]) for b in buckets[:-1])
+            cumulative = [round(f * n) for n in below]
+            count, total = round(f * sum(counts[:h])), round(f * sum(sums[:h]))
+            for k in range(0 if f else _first_use(counts), len(times)):
                 stamp = _stamp(times[k])
+                below = 0
                 for i, le in enumerate(ISTIO_BUCKETS_MS):
-                    cumulative[i] += buckets[i][k]
+                    below += buckets[i][k]
+                    cumulative[i] += below
                     yield (
                         f'istio_request_duration_milliseconds_bucket{{{text},le="{float(le)!r}"}}'
                         f" {cumulative[i]} {stamp}"
@@ -432,13 +524,16 @@ class MetricsRenderer(Renderer):
                 yield from self._summary(jvms, "hikaricp_connections_acquire_seconds")
         yield "# TYPE hikaricp_connections_timeout counter"
         yield "# HELP hikaricp_connections_timeout Connection timeout total count"
-        for text, jvm, _, values in _series(jvms, "hikaricp_connections_timeout"):
-            total = 0
-            for k in range(_first_use(values), len(values)):
-                total += values[k]
-                if k in jvm.scrapes:
-                    stamp = _stamp(jvm.target.times[k])
-                    yield f"hikaricp_connections_timeout_total{{{text}}} {total} {stamp}"
+        # Registered when the pool starts (0 until a call times out), never before.
+        pool = _labels(pool=POOL)
+        for jvm in jvms:
+            text = _text(_merge(pool, jvm.target.labels))
+            values = jvm.counters.get(("hikaricp_connections_timeout", pool))
+            total = sum(values[: jvm.scrapes.start]) if values else 0
+            for k in jvm.scrapes:
+                total += values[k] if values else 0
+                stamp = _stamp(jvm.target.times[k])
+                yield f"hikaricp_connections_timeout_total{{{text}}} {total} {stamp}"
         yield "# TYPE http_server_requests_seconds summary"
         yield from self._summary(jvms, "http_server_requests_seconds")
         yield "# TYPE process_uptime_seconds gauge"
@@ -453,8 +548,9 @@ class MetricsRenderer(Renderer):
     def _summary(self, jvms: list[_Jvm], name: str) -> Iterator[str]:
         for text, jvm, own, counts in _series(jvms, f"{name}_count"):
             durations = jvm.counters[(f"{name}_sum", own)]
-            count = total = 0
-            for k in range(_first_use(counts), len(counts)):
+            f, h = self._before_window(counts, jvm.target.times, jvm.container.start_us)
+            count, total = round(f * sum(counts[:h])), round(f * sum(durations[:h]))
+            for k in range(0 if f else _first_use(counts), len(counts)):
                 count += counts[k]
                 total += durations[k]
                 if k in jvm.scrapes:
