@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import serve, viz
+from . import interop, serve, viz
 from .eval import cli as eval_cli
 from .seed import mock_incident_generator as gen
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cli.add_commands(sub)
     viz.add_commands(sub)
     serve.add_commands(sub)
+    interop.add_commands(sub)
     gen.forbid_abbreviations(parser)
     return parser
 

@@ -12,7 +12,9 @@ outside them is left alone:
 - ``request-fields`` (config/README.md): the request-field table, from the model's
   declarations (type, range, description, role) and the shipped ``config/scenarios.yaml``;
 - ``metric-families`` (README.md): what each scrape target of the metrics modality
-  exposes (``rca.seed.renderers.metrics.TARGET_FAMILIES``).
+  exposes (``rca.seed.renderers.metrics.TARGET_FAMILIES``);
+- ``rcaeval`` (README.md): the table of ``benchmarks/results/rcaeval.md`` (RCAEval's
+  methods on exported bundles; ``scripts/rcaeval_results.py`` measures it).
 
 Without ``--check`` the files are rewritten in place; with it nothing is written and the
 exit status is 1 if a block is stale (``tests/specs/test_docs_current.py`` runs the
@@ -150,6 +152,12 @@ def _metric_families() -> str:
     return "\n".join(["", "| target | metric families |", "|---|---|", *rows, ""])
 
 
+def _rcaeval_table() -> str:
+    results = (ROOT / "benchmarks" / "results" / "rcaeval.md").read_text(encoding="utf-8")
+    rows = [line for line in results.splitlines() if line.startswith("|")]
+    return "\n".join(["", *rows, ""])
+
+
 # Block name -> (file, its text).
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "scenarios": ("README.md", _scenario_table),
@@ -157,6 +165,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "fr-005": ("specs/001-build-realistic-mock/spec.md", _fr005),
     "request-fields": ("config/README.md", _request_field_table),
     "metric-families": ("README.md", _metric_families),
+    "rcaeval": ("README.md", _rcaeval_table),
 }
 
 

@@ -39,6 +39,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from .._catalog import ENDPOINTS
 from .._sim import Attempt, ProbeResult, Request
 from .._sink import LineSink
 from .._timefmt import US
@@ -47,6 +48,7 @@ from .._topology import (
     API_SERVICE,
     CONTAINER_MEMORY_LIMIT_MI,
     DB_DATABASE,
+    DB_USER,
     HIKARI_TIMEOUT_MS,
     NAMESPACE,
     Container,
@@ -108,7 +110,12 @@ TARGET_FAMILIES: dict[str, tuple[str, ...]] = {
         "kube_deployment_status_replicas_available",
     ),
     "kubelet (cAdvisor)": ("container_memory_working_set_bytes",),
-    "postgres_exporter": ("pg_stat_activity_count", "pg_up"),
+    "postgres_exporter (with its stat_statements collector)": (
+        "pg_stat_activity_count",
+        "pg_stat_statements_calls_total",
+        "pg_stat_statements_seconds_total",
+        "pg_up",
+    ),
     "every target (Prometheus)": ("up",),
 }
 MIB = 1 << 20
@@ -260,6 +267,12 @@ class MetricsRenderer(Renderer):
             for node in stack.nodes
         }
         n_pg = len(self._pg.times)
+        # pg_stat_statements: each statement's queryid (a 64-bit hash PostgreSQL computes
+        # from the parsed query; drawn here), and its calls and time per scrape.
+        queries = sorted({e.query.key for e in ENDPOINTS})
+        self._queryids = {q: str(int(self.rng.hexstr(16), 16) - (1 << 63)) for q in queries}
+        self._statements = {q: ([0] * n_pg, [0] * n_pg) for q in queries}
+        self._pg_since = ctx.window_start_us - self.rng.between(3, 30) * 86_400 * US
         self._pg_active = [0] * n_pg
         self._pg_in_tx = [0] * n_pg
         # Istio: (labels) -> per-scrape request counts, duration sums (ms), bucket counts.
@@ -324,6 +337,10 @@ class MetricsRenderer(Renderer):
                 self._pg_active[k] += 1
             for k in range(k2, bisect_left(pg, a.end_us)):
                 self._pg_in_tx[k] += 1
+            if k2 < len(pg):  # the statement's stats count when it completes
+                calls, spent = self._statements[r.endpoint.query.key]
+                calls[k2] += 1
+                spent[k2] += a.db_us
         if a.outcome == "killed" or a.outcome == "refused":
             return  # the JVM died under it, or never saw it: no timer recorded it
         key = (a.outcome, r.endpoint.key, a.status)
@@ -470,11 +487,10 @@ class MetricsRenderer(Renderer):
                 yield f"istio_requests_total{{{text}}} {total} {_stamp(times[k])}"
         yield "# TYPE istio_request_duration_milliseconds histogram"
         for (text, (counts, sums, buckets)), (f, h) in zip(ordered, before, strict=True):
-            # Each bucket counts every request up to its bound: scaled alike, they stay
-            # in order, the last no more than the count.
-            # Scaled after summing, so rounding keeps them in order and under the count.
-            below = itertools.accumulate(sum(b[:h]) for b in buckets[:-1])
-            cumulative = [round(f * n) for n in below]
+            # Each bucket counts every request up to its bound, scaled after summing, so
+            # rounding keeps them in order and none above the count.
+            up_to = itertools.accumulate(sum(b[:h]) for b in buckets[:-1])
+            cumulative = [round(f * n) for n in up_to]
             count, total = round(f * sum(counts[:h])), round(f * sum(sums[:h]))
             for k in range(0 if f else _first_use(counts), len(times)):
                 stamp = _stamp(times[k])
@@ -678,6 +694,25 @@ class MetricsRenderer(Renderer):
                             "idle in transaction": in_tx,
                         }.get(state, 0)
                     yield f"pg_stat_activity_count{{{text}}} {value} {_stamp(t)}"
+        # postgres_exporter's stat_statements collector (collector/pg_stat_statements.go).
+        ordered = sorted(self._statements.items(), key=lambda kv: self._queryids[kv[0]])
+        families = (
+            ("pg_stat_statements_calls", "Number of times executed", 0),
+            ("pg_stat_statements_seconds", "Total time spent in the statement, in seconds", 1),
+        )
+        for name, help_text, which in families:
+            yield f"# TYPE {name} counter"
+            yield f"# HELP {name} {help_text}"
+            for query, stats in ordered:
+                labels = _labels(datname=DB_DATABASE, queryid=self._queryids[query], user=DB_USER)
+                text = _text(_merge(labels, pg.labels))
+                f, h = self._before_window(stats[0], pg.times, self._pg_since)
+                values = stats[which]
+                total = round(f * sum(values[:h]))
+                for k in range(0 if f else _first_use(stats[0]), len(pg.times)):
+                    total += values[k]
+                    shown = total if which == 0 else _seconds(total)
+                    yield f"{name}_total{{{text}}} {shown} {_stamp(pg.times[k])}"
         yield "# TYPE pg_up gauge"
         yield "# HELP pg_up Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no)."
         text = _text(pg.labels)

@@ -1,0 +1,44 @@
+"""Bundles in the layouts of the field's own tools: ``rca-mock export --format FORMAT``.
+
+- ``rcaeval`` (:mod:`.rcaeval`): an RCAEval case directory (``data.csv``,
+  ``inject_time.txt``) that RCAEval's metric-based methods run on unmodified.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("rcaeval",)
+
+
+def _export(ns: argparse.Namespace) -> int:
+    from rca.seed.mock_incident_generator import GenerationError
+
+    if ns.format not in FORMATS:
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"format={ns.format!r}; allowed: {', '.join(FORMATS)}",
+            field="format",
+        )
+    bundle = Path(ns.bundle)
+    if not (bundle / "manifest.json").is_file():
+        what = "does not exist" if not bundle.exists() else "has no manifest.json"
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"bundle={ns.bundle!r} is not a bundle directory: it {what}",
+            "bundle",
+        )
+    from .rcaeval import export_rcaeval
+
+    print(export_rcaeval(bundle, Path(ns.out)))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("export", help="write a bundle in another tool's layout (rcaeval)")
+    p.add_argument("--format", required=True, help=" | ".join(FORMATS))
+    p.add_argument("bundle")
+    p.add_argument("out", help="directory to write the case into (as OUT/<bundle id>/)")
+    p.set_defaults(func=_export)
