@@ -97,6 +97,7 @@ COLUMNS: tuple[Column, ...] = (
         count="http_server_requests_seconds_count",
         scale=1000.0,
     ),
+    Column("orders-api_cpu", "container_cpu_usage_seconds_total", "rate"),
     Column("orders-api_mem", "container_memory_working_set_bytes", "max"),
     Column("orders-api_heap", "jvm_memory_used_bytes", "max"),
     Column("orders-api_restart", "kube_pod_container_status_restarts_total", "rate"),

@@ -28,6 +28,7 @@ import io
 import itertools
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,14 +44,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from rca.eval.blind import export_blind
 from rca.seed import scenarios
 from rca.seed.mock_incident_generator import (
     ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
     generate_bundle,
+    validate,
 )
-from rca.seed.renderers.metrics import SCRAPE_INTERVAL_US, TARGET_FAMILIES
+from rca.seed.renderers.metrics import API_CPU_LIMIT, SCRAPE_INTERVAL_US, TARGET_FAMILIES
 from rca.suites import suite_index
 
 ANCHOR = "2026-11-26T05:00:00Z"
@@ -492,3 +495,41 @@ def test_a_suite_index_pins_the_metrics_files(bundles: dict[str, Path]) -> None:
         assert int(row["metrics_lines"]) == data.count(b"\n")
     for doc in json.loads(json_text)["bundles"]:
         assert METRICS in doc["files"]
+
+
+def test_a_bundle_with_metrics_validates_and_exports_blind(
+    bundles: dict[str, Path], tmp_path: Path
+) -> None:
+    bundle = bundles["db_connection_pool_exhaustion"]
+    assert validate(bundle) == []  # checksums, counts, window, and a regeneration
+    blind = export_blind(bundle, tmp_path / "blind", salt="test-salt")
+    manifest = json.loads((blind / MANIFEST_FILE).read_text())
+    assert METRICS in {a["file"] for a in manifest["artifacts"]}
+    assert (blind / METRICS).read_bytes() == (bundle / METRICS).read_bytes()
+    assert not (blind / GROUND_TRUTH_FILE).exists()
+
+
+def test_validate_finds_a_tampered_metrics_file(bundles: dict[str, Path], tmp_path: Path) -> None:
+    copy = tmp_path / bundles["normal_load"].name
+    shutil.copytree(bundles["normal_load"], copy)
+    data = (copy / METRICS).read_bytes()
+    (copy / METRICS).write_bytes(data.replace(b" 1 ", b" 7 ", 1))
+    problems = validate(copy)
+    assert any(p.startswith(f"{METRICS}:") for p in problems), problems
+
+
+def test_cpu_stays_under_the_limit_and_saturates_only_in_cpu_bound_incidents(
+    points: dict[str, list[Point]],
+) -> None:
+    def peak(scenario: str) -> float:
+        top = 0.0
+        for samples in series(points[scenario], "container_cpu_usage_seconds_total").values():
+            for a, b in itertools.pairwise(samples):
+                rate = (b.value - a.value) / ((b.t_us - a.t_us) / 1e6)
+                assert 0 <= rate <= API_CPU_LIMIT + 1e-6, (scenario, rate)
+                top = max(top, rate)
+        return top
+
+    # The traffic spike makes the pods CPU-bound; a quiet shop idles.
+    assert peak("db_connection_pool_exhaustion") > 0.9 * API_CPU_LIMIT
+    assert peak("normal_load") < 0.25 * API_CPU_LIMIT

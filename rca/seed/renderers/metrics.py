@@ -34,6 +34,7 @@ Targets, with the labels Istio's sample Prometheus configuration gives a pod (jo
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -55,10 +56,9 @@ from .._topology import (
     Pod,
 )
 from ._base import RenderContext, Renderer
-from .api import HEAP_MAX_MB, WARM_UP_S
+from .api import HEAP_MAX_MB, STEADY_GC_GAP_S, WARM_UP_S
 
 SCRAPE_INTERVAL_US = 15 * US  # Istio's sample Prometheus configuration (scrape_interval)
-SCRAPE_JITTER_US = 3_000  # how late a scrape may start after its slot (scrape loop timer)
 # Istio's default request-duration buckets, in ms (istio/proxy,
 # source/extensions/filters/http/istio_stats/istio_stats.cc).
 ISTIO_BUCKETS_MS = (
@@ -67,6 +67,11 @@ ISTIO_BUCKETS_MS = (
 )  # fmt: skip
 POOL = "HikariPool-1"
 HIKARI_TIMEOUT_US = HIKARI_TIMEOUT_MS * 1000
+BORROW_US = 6  # ConcurrentBag.borrow() of an idle connection, thread-local hit
+API_CPU_LIMIT = 2.0  # cores: the orders-api container's resources.limits.cpu
+IDLE_CORES = 0.03  # an idle JVM: GC, JIT and housekeeping threads
+GC_CORES = 0.5  # the collector's extra work per unit of plan.cpu_time above 1
+STARTUP_CORES = 1.5  # class loading and JIT while Spring Boot starts
 WEB_APP = "web"
 KSM_PORT = 8080
 PG_EXPORTER_PORT = 9187
@@ -109,7 +114,10 @@ TARGET_FAMILIES: dict[str, tuple[str, ...]] = {
         "kube_pod_status_ready",
         "kube_deployment_status_replicas_available",
     ),
-    "kubelet (cAdvisor)": ("container_memory_working_set_bytes",),
+    "kubelet (cAdvisor)": (
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+    ),
     "postgres_exporter (with its stat_statements collector)": (
         "pg_stat_activity_count",
         "pg_stat_statements_calls_total",
@@ -146,6 +154,13 @@ def _text(labels: Labels) -> str:
 def _stamp(t_us: int) -> str:
     """A sample's timestamp: seconds, to the millisecond Prometheus stores."""
     return f"{t_us // US}.{t_us % US // 1000:03d}"
+
+
+def _go_float(value: float) -> str:
+    """A label value as Prometheus writes a float (Go's strconv 'g', shortest, with
+    ".0" on an integer): 1.0, 300000.0, 1.8e+06."""
+    text = f"{value:g}"
+    return text if any(c in text for c in ".en") else f"{text}.0"
 
 
 def _millis(us: int) -> str:
@@ -185,6 +200,8 @@ class _Jvm:
     counters: dict[tuple[str, Labels], list[int]] = field(default_factory=dict)
     active: list[int] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
+    cpu: list[int] = field(default_factory=list)  # µs of handling per scrape step
+    non_heap_mib: float = 0.0  # this JVM's own metaspace, code cache and stacks
 
     def count(self, name: str, labels: Labels, k: int, by: int = 1) -> None:
         if k >= len(self.target.times):
@@ -201,6 +218,20 @@ class MetricsRenderer(Renderer):
     def __init__(self, ctx: RenderContext, sink: LineSink) -> None:
         super().__init__(ctx, sink)
         stack = ctx.stack
+        # cAdvisor, in each node's kubelet (kube-prometheus-stack's kubelet job).
+        self._kubelets = {
+            node.name: self._target(
+                _labels(
+                    instance=f"10.128.0.{node.index + 1 + self.rng.below(200)}:{KUBELET_PORT}",
+                    job="kubelet",
+                    metrics_path="/metrics/cadvisor",
+                    node=node.name,
+                ),
+                ctx.window_start_us,
+                ctx.window_end_us,
+            )
+            for node in stack.nodes
+        }
         self._jvms: dict[tuple[str, int], _Jvm] = {}
         self._pod_targets: dict[str, _Target] = {}
         for pod in stack.api_pods:
@@ -225,6 +256,9 @@ class MetricsRenderer(Renderer):
                 jvm = _Jvm(pod, c, target, target.span(c.ready_us, until))
                 jvm.active = [0] * len(target.times)
                 jvm.pending = [0] * len(target.times)
+                jvm.cpu = [0] * len(self._kubelets[pod.node].times)
+                # Loaded classes, JIT code and thread stacks differ a little per JVM.
+                jvm.non_heap_mib = NON_HEAP_MIB - 6.0 + self.rng.uniform(0.0, 9.0)
                 self._jvms[(pod.name, c.start_us)] = jvm
         web = stack.web_pod
         # The web pod's sidecar has counted since the pod started, hours before the window.
@@ -252,20 +286,6 @@ class MetricsRenderer(Renderer):
             ctx.window_start_us,
             ctx.window_end_us,
         )
-        # cAdvisor, in each node's kubelet (kube-prometheus-stack's kubelet job).
-        self._kubelets = {
-            node.name: self._target(
-                _labels(
-                    instance=f"10.128.0.{node.index + 1 + self.rng.below(200)}:{KUBELET_PORT}",
-                    job="kubelet",
-                    metrics_path="/metrics/cadvisor",
-                    node=node.name,
-                ),
-                ctx.window_start_us,
-                ctx.window_end_us,
-            )
-            for node in stack.nodes
-        }
         n_pg = len(self._pg.times)
         # pg_stat_statements: each statement's queryid (a 64-bit hash PostgreSQL computes
         # from the parsed query; drawn here), and its calls and time per scrape.
@@ -286,17 +306,21 @@ class MetricsRenderer(Renderer):
 
     def _target(self, labels: Labels, from_us: int, until_us: int) -> _Target:
         """Scrapes every interval at a fixed offset of its own (Prometheus spreads its
-        targets over the interval), each a few milliseconds late, inside the window."""
+        targets over the interval), inside the window. A scrape starts a few
+        milliseconds late, but Prometheus stores the slot's own instant when it is
+        within 2 ms of it (scrape/scrape.go: ScrapeTimestampTolerance,
+        AlignScrapeTimestamps), as nearly every one is: the samples are exactly one
+        interval apart."""
         ctx = self.ctx
         start, end = max(from_us, ctx.window_start_us), min(until_us, ctx.window_end_us)
-        offset = self.rng.below(SCRAPE_INTERVAL_US)
+        offset = self.rng.below(SCRAPE_INTERVAL_US // 1000) * 1000  # milliseconds
         k = max(0, -(-(start - ctx.window_start_us - offset) // SCRAPE_INTERVAL_US))
         times = []
         while True:
             slot = ctx.window_start_us + offset + k * SCRAPE_INTERVAL_US
             if slot >= end:
                 break
-            times.append(slot + self.rng.below(SCRAPE_JITTER_US))
+            times.append(slot)
             k += 1
         return _Target(labels, times)
 
@@ -329,7 +353,15 @@ class MetricsRenderer(Renderer):
             for k in range(k1, bisect_left(times, a.end_us)):
                 jvm.active[k] += 1
             jvm.count("hikaricp_connections_acquire_seconds_count", POOL_LABELS, k1)
-            jvm.count("hikaricp_connections_acquire_seconds_sum", POOL_LABELS, k1, a.pool_wait_us)
+            # Even a free connection takes the ConcurrentBag's borrow (microseconds,
+            # more when other threads contend), which HikariCP times in nanoseconds.
+            borrow = BORROW_US + a.pool_waiting * 3 + (a.db_us & 7)
+            jvm.count(
+                "hikaricp_connections_acquire_seconds_sum",
+                POOL_LABELS,
+                k1,
+                a.pool_wait_us + borrow,
+            )
             pg = self._pg.times
             db_end = db_start + a.db_us
             k2 = bisect_left(pg, db_end)
@@ -341,6 +373,21 @@ class MetricsRenderer(Renderer):
                 calls, spent = self._statements[r.endpoint.query.key]
                 calls[k2] += 1
                 spent[k2] += a.db_us
+        # CPU: the handling outside the pool queue and the database, in the steps it
+        # ran (a request of several seconds spreads over several scrapes).
+        cpu = jvm.cpu
+        node_times = self._kubelets[a.pod.node].times
+        t0, t1 = a.start_us, a.end_us
+        work = (t1 - t0) - a.pool_wait_us - a.db_us
+        if work > 0:
+            k0, k1 = bisect_left(node_times, t0), bisect_left(node_times, t1)
+            if k0 == k1:
+                if k0 < len(cpu):
+                    cpu[k0] += work
+            else:
+                share = work // (k1 - k0 + 1)
+                for k in range(k0, min(k1 + 1, len(cpu))):
+                    cpu[k] += share
         if a.outcome == "killed" or a.outcome == "refused":
             return  # the JVM died under it, or never saw it: no timer recorded it
         key = (a.outcome, r.endpoint.key, a.status)
@@ -436,7 +483,13 @@ class MetricsRenderer(Renderer):
 
     def _up(self) -> Iterator[str]:
         yield "# TYPE up gauge"
-        targets = [*self._pod_targets.values(), self._web, self._ksm, self._pg]
+        targets = [
+            *self._pod_targets.values(),
+            self._web,
+            self._ksm,
+            self._pg,
+            *self._kubelets.values(),
+        ]
         for target in sorted(targets, key=lambda x: x.labels):
             answered: set[int] = set()
             for jvm in self._jvms.values():
@@ -499,7 +552,7 @@ class MetricsRenderer(Renderer):
                     below += buckets[i][k]
                     cumulative[i] += below
                     yield (
-                        f'istio_request_duration_milliseconds_bucket{{{text},le="{float(le)!r}"}}'
+                        f'istio_request_duration_milliseconds_bucket{{{text},le="{_go_float(le)}"}}'
                         f" {cumulative[i]} {stamp}"
                     )
                 count += counts[k]
@@ -575,11 +628,16 @@ class MetricsRenderer(Renderer):
                     yield f"{name}_sum{{{text}}} {_seconds(total)} {stamp}"
 
     def _live_heap(self, jvm: _Jvm, t_us: int) -> float:
-        """The live set after the last collection, in MiB: ``plan.heap_used`` of -Xmx,
-        grown from a few MB while a new JVM warms up (the GC log's after-values)."""
+        """The old generation after the last collection, in MiB: ``plan.heap_used`` of
+        -Xmx, grown from a few MB while a new JVM warms up, and, like the GC log's
+        after-values, a few MB either side of it, changing at each collection (about
+        every STEADY_GC_GAP_S on a healthy JVM)."""
         c = jvm.container
         warm = min(1.0, 0.06 + 0.94 * (t_us - c.start_us) / (WARM_UP_S * 1e6))
-        return HEAP_MAX_MB * self.ctx.plan.heap_used(t_us, jvm.pod) * warm
+        live = HEAP_MAX_MB * self.ctx.plan.heap_used(t_us, jvm.pod) * warm
+        epoch = (t_us - c.start_us) // int(STEADY_GC_GAP_S * US)
+        wobble = (_mix(c.start_us, epoch, jvm.pod.name) % 12001) / 1000.0 - 6.0
+        return max(4.0, live + wobble * warm)
 
     def _memory_families(self) -> Iterator[str]:
         jvms = sorted(self._jvms.values(), key=lambda j: (j.target.labels, j.container.start_us))
@@ -601,12 +659,32 @@ class MetricsRenderer(Renderer):
             until = self.ctx.window_end_us if c.end_us is None else c.end_us
             lines = []
             for t in target.times[target.index(c.start_us) : target.index(until)]:
-                mib = NON_HEAP_MIB * min(1.0, 0.5 + (t - c.start_us) / (WARM_UP_S * 2e6))
+                mib = jvm.non_heap_mib * min(1.0, 0.5 + (t - c.start_us) / (WARM_UP_S * 2e6))
                 mib += self._live_heap(jvm, t)
                 lines.append(
                     f"container_memory_working_set_bytes{{{_text(labels)}}} {int(mib * MIB)} {_stamp(t)}"
                 )
             rows.append((labels, lines))
+        for _, lines in sorted(rows):
+            yield from lines
+        yield "# TYPE container_cpu_usage_seconds counter"
+        yield "# HELP container_cpu_usage_seconds Cumulative cpu time consumed in seconds."
+        rows = []
+        for jvm in jvms:
+            pod, c = jvm.pod, jvm.container
+            target = self._kubelets[pod.node]
+            labels = _merge(
+                _labels(
+                    container=API_SERVICE,
+                    cpu="total",
+                    id=f"/kubepods/burstable/pod{pod.uid}/{c.container_id}",
+                    namespace=NAMESPACE,
+                    pod=pod.name,
+                ),
+                target.labels,
+            )
+            until = self.ctx.window_end_us if c.end_us is None else c.end_us
+            rows.append((labels, list(self._cpu_lines(jvm, target, labels, until))))
         for _, lines in sorted(rows):
             yield from lines
         yield "# TYPE jvm_memory_max_bytes gauge"
@@ -623,6 +701,32 @@ class MetricsRenderer(Renderer):
                 t = jvm.target.times[k]
                 used = int(self._live_heap(jvm, t) * MIB)
                 yield f"jvm_memory_used_bytes{{{text}}} {used} {_stamp(t)}"
+
+    def _cpu_lines(
+        self, jvm: _Jvm, target: _Target, labels: Labels, until_us: int
+    ) -> Iterator[str]:
+        """The container's CPU seconds, as cAdvisor reads them from the cgroup at each
+        of its kubelet's scrapes: the JVM's handling of its requests, its background
+        threads, its start-up and, as the heap fills, the garbage collector
+        (``plan.cpu_time``: the factor that also slows the requests), never more than
+        the container's limit allows (past it the kernel throttles)."""
+        c = jvm.container
+        text = _text(labels)
+        # A JVM up for hours has used CPU for hours, at about its idle rate.
+        used = IDLE_CORES * max(0, self.ctx.window_start_us - c.start_us)
+        last = max(c.start_us, self.ctx.window_start_us)
+        times = target.times
+        for k in range(target.index(c.start_us), target.index(until_us)):
+            t = times[k]
+            span = t - last
+            gc = (self.ctx.plan.cpu_time(t, jvm.pod) - 1.0) * GC_CORES * span
+            startup = STARTUP_CORES * span if t - c.start_us < 20 * US else 0.0
+            demand = IDLE_CORES * span + gc + startup + jvm.cpu[k]
+            # A throttled container gets a little under its quota in each period.
+            quota = API_CPU_LIMIT * (0.965 + (_mix(c.start_us, k) % 300) / 10_000)
+            used += min(quota * span, demand)
+            last = t
+            yield f"container_cpu_usage_seconds_total{{{text}}} {_seconds(int(used))} {_stamp(t)}"
 
     def _ksm_families(self) -> Iterator[str]:
         ksm = self._ksm
@@ -685,7 +789,8 @@ class MetricsRenderer(Renderer):
             for state in PG_STATES:
                 text = _text(_merge(_labels(datname=db, state=state), pg.labels))
                 for k, t in enumerate(pg.times):
-                    value = 0
+                    # The exporter's own session runs the query, in database postgres.
+                    value = 1 if (db, state) == ("postgres", "active") else 0
                     if db == DB_DATABASE:
                         active, in_tx = self._pg_active[k], self._pg_in_tx[k]
                         value = {
@@ -733,6 +838,12 @@ class MetricsRenderer(Renderer):
                     live += 1
             out.append(live * size)
         return out
+
+
+def _mix(*parts: object) -> int:
+    """A stable 64-bit hash of ``parts`` (not Python's ``hash``: the same in every run)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 def _merge(own: Labels, target: Labels) -> Labels:
