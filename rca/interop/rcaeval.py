@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rca.seed._bundle import _atomic_write
 from rca.seed.mock_incident_generator import (
@@ -297,25 +298,34 @@ class CaseResult:
 
 def run_method(case: Path, method: str) -> tuple[str, ...]:
     """RCAEval's ``method``, unmodified, on an exported case: its column ranking."""
-    import importlib
-
     import pandas as pd
 
     # RCAEval.e2e.baro (BARO), RCAEval.e2e (N-Sigma lives in the package itself).
     where = {"baro": "RCAEval.e2e.baro", "nsigma": "RCAEval.e2e"}[method]
+    module = _import_rcaeval(where)
     data = pd.read_csv(case / DATA_FILE)
     onset = int((case / INJECT_FILE).read_text())
-    result = getattr(importlib.import_module(where), method)(
-        data, inject_time=onset, dataset="rca-mock"
-    )
+    result = getattr(module, method)(data, inject_time=onset, dataset="rca-mock")
     return tuple(result["ranks"])
+
+
+def _import_rcaeval(name: str) -> Any:
+    """Import an RCAEval module without its side effects on this process: importing
+    RCAEval.e2e restyles every later matplotlib figure (rcd.py calls
+    ``plt.style.use("fivethirtyeight")``), which would change ``rca-mock plot``."""
+    import importlib
+
+    import matplotlib
+
+    with matplotlib.rc_context():
+        return importlib.import_module(name)
 
 
 def evaluate(results: list[CaseResult], k_max: int = 5) -> dict[tuple[str, str], dict[str, float]]:
     """Service-level AC@1, AC@3, Avg@5 per (method, scenario), by RCAEval's Evaluator
     (a column's service is the part of its name before the first ``_``)."""
-    from RCAEval.benchmark.evaluation import Evaluator
-    from RCAEval.classes.graph import Node
+    Evaluator = _import_rcaeval("RCAEval.benchmark.evaluation").Evaluator
+    Node = _import_rcaeval("RCAEval.classes.graph").Node
 
     groups: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for r in results:

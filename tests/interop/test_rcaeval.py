@@ -105,3 +105,14 @@ def test_export_refuses_a_bundle_without_metrics(tmp_path: Path) -> None:
     )
     assert run.returncode == 2 and "holds no metrics" in run.stderr, run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_running_rcaeval_leaves_matplotlib_styles_alone(tmp_path: Path) -> None:
+    """RCAEval restyles matplotlib when imported; our plots in the same process must not
+    change (tests/viz runs after this file)."""
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    bundle = generate_bundle(_script().request("bad_api_rollout", 3), tmp_path / "b")
+    run_method(export_rcaeval(bundle, tmp_path / "c"), "baro")
+    assert dict(matplotlib.rcParams) == before
