@@ -44,6 +44,7 @@ STREAMS: tuple[str, ...] = tuple(STREAM_FILES)
 MODALITY_STREAMS: dict[str, dict[str, str]] = {
     "logs": STREAM_FILES,
     "metrics": {"metrics": "metrics_openmetrics.txt"},
+    "traces": {"traces": "traces_otlp.jsonl"},
 }
 MODALITIES: tuple[str, ...] = tuple(MODALITY_STREAMS)
 ALL_STREAM_FILES: dict[str, str] = {
@@ -53,11 +54,12 @@ ALL_STREAM_FILES: dict[str, str] = {
 STREAM_FORMATS: dict[str, str] = {s: "text" for s in ALL_STREAM_FILES} | {
     "mesh": "jsonl",
     "metrics": "openmetrics",
+    "traces": "jsonl",
 }
 GROUND_TRUTH_FILE = "ground_truth.json"
 MANIFEST_FILE = "manifest.json"
 
-StreamName = Literal["ui", "api", "db", "k8s", "mesh", "metrics"]
+StreamName = Literal["ui", "api", "db", "k8s", "mesh", "metrics", "traces"]
 StreamFile = Literal[
     "ui_events.log", "api_logs.log", "db_events.log", "k8s_events.log", "mesh_events.jsonl"
 ]  # the logs: what evidence may cite
@@ -68,6 +70,7 @@ AnyStreamFile = Literal[
     "k8s_events.log",
     "mesh_events.jsonl",
     "metrics_openmetrics.txt",
+    "traces_otlp.jsonl",
 ]
 ArtifactFormat = Literal["text", "jsonl", "json", "openmetrics"]
 Layer = Literal["ui", "api", "db", "k8s", "mesh"]
@@ -272,10 +275,11 @@ class GenerationRequest(Contract):
     modalities: str = request_field(
         "logs",
         role=FieldRole.FILES,
-        example="logs,metrics",
+        example="logs,metrics,traces",
         omit_default=True,
         description="What the bundle holds, comma-separated: logs (always), metrics "
-        "(what Prometheus scraped from the stack, OpenMetrics text).",
+        "(what Prometheus scraped from the stack, OpenMetrics text), traces (each "
+        "request's spans, OTLP JSON).",
     )
 
     @field_validator("modalities", mode="before")

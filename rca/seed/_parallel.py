@@ -40,6 +40,7 @@ STREAM_COST: Mapping[str, int] = {
     "k8s": 3,
     "mesh": 55,
     "metrics": 170,
+    "traces": 150,
 }
 # Below this many requests a second process costs more than it saves.
 PARALLEL_MIN_REQUESTS = 20_000

@@ -231,6 +231,8 @@ def _scan_stream(
             mesh_problem = _check_mesh_block(block, line0, name)
         if stream == "metrics" and mesh_problem is None:
             mesh_problem = _check_metrics_block(block, line0, name, span)
+        if stream == "traces" and mesh_problem is None:
+            mesh_problem = _check_traces_block(block, line0, name, span)
         line0 += n_lines
     scan.sha256 = sha.hexdigest()
     if reader.overlong_line is not None:
@@ -300,6 +302,28 @@ def _check_metrics_block(
         t = int(m.group(1)) * US + int(m.group(2)) * 1000
         if span is not None and not span[0] <= t < span[1]:
             return f"{name}:{n}: sample stamped {_instant(t)}, outside the window"
+    return None
+
+
+def _check_traces_block(
+    block: bytes, line0: int, name: str, span: tuple[int, int] | None
+) -> str | None:
+    """Each line an OTLP JSON export request whose spans end inside the window (the
+    full mapping is opentelemetry-proto's to check: the tests)."""
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for n, raw in enumerate(lines, start=line0 + 1):
+        try:
+            obj = json.loads(raw)
+            spans = [
+                s for rs in obj["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]
+            ]
+            ends = [int(s["endTimeUnixNano"]) // 1000 for s in spans]
+        except (ValueError, KeyError, TypeError):
+            return f"{name}:{n}: not an OTLP JSON trace export (resourceSpans/scopeSpans/spans)"
+        if span is not None and not all(span[0] <= t < span[1] for t in ends):
+            return f"{name}:{n}: a span ends outside the window"
     return None
 
 

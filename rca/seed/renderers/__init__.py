@@ -8,6 +8,7 @@ from .db import DbRenderer
 from .k8s import K8sRenderer
 from .mesh import MeshRenderer
 from .metrics import MetricsRenderer
+from .traces import TracesRenderer
 from .ui import UiRenderer
 
 RENDERERS: dict[str, type[Renderer]] = {
@@ -17,6 +18,7 @@ RENDERERS: dict[str, type[Renderer]] = {
     "k8s": K8sRenderer,
     "mesh": MeshRenderer,
     "metrics": MetricsRenderer,
+    "traces": TracesRenderer,
 }
 
 __all__ = ["RENDERERS", "RenderContext", "Renderer"]
