@@ -39,8 +39,8 @@ STREAM_COST: Mapping[str, int] = {
     "db": 4,
     "k8s": 3,
     "mesh": 55,
-    "metrics": 170,
-    "traces": 150,
+    "metrics": 230,
+    "traces": 600,
 }
 # Below this many requests a second process costs more than it saves.
 PARALLEL_MIN_REQUESTS = 20_000
