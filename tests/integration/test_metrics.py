@@ -222,17 +222,22 @@ def test_promtool_takes_every_sample(
 def test_every_scrape_parses_with_prometheus_client(
     bundles: dict[str, Path], points: dict[str, list[Point]]
 ) -> None:
+    declared = {n for fams in TARGET_FAMILIES.values() for n in fams}
+    seen: set[str] = set()
     for scenario, bundle in bundles.items():
         lines = bundle.joinpath(METRICS).read_bytes().splitlines()
         assert lines[-1] == b"# EOF"
         # Histogram buckets become samples of their own: count lines, not points.
         assert len(points[scenario]) == sum(1 for line in lines if not line.startswith(b"#"))
-        # Exactly the declared families (the README's table), in the file and parsed.
+        # Only declared families (the README's table), each with samples; over the
+        # scenarios, every declared one.
         typed = [line.split(b" ")[2:4] for line in lines if line.startswith(b"# TYPE ")]
         names = {n.decode() + ("_total" if t == b"counter" else "") for n, t in typed}
-        assert names == {n for fams in TARGET_FAMILIES.values() for n in fams}, scenario
+        assert names <= declared, (scenario, names - declared)
         parsed = {p.name for p in points[scenario]}
         assert all(any(p.startswith(n) for p in parsed) for n in names), scenario
+        seen |= names
+    assert seen == declared, declared - seen
 
 
 def test_a_process_up_for_hours_has_counted_for_hours(points: dict[str, list[Point]]) -> None:
@@ -533,3 +538,21 @@ def test_cpu_stays_under_the_limit_and_saturates_only_in_cpu_bound_incidents(
     # The traffic spike makes the pods CPU-bound; a quiet shop idles.
     assert peak("db_connection_pool_exhaustion") > 0.9 * API_CPU_LIMIT
     assert peak("normal_load") < 0.25 * API_CPU_LIMIT
+
+
+def test_kube_state_metrics_say_oomkilled_and_crashloopbackoff(
+    bundles: dict[str, Path], points: dict[str, list[Point]]
+) -> None:
+    found = points["pod_oom_restart_loop"]
+    last = series(found, "kube_pod_container_status_last_terminated_reason")
+    oom = {k for k, s in last.items() if dict(k)["reason"] == "OOMKilled" and s[-1].value == 1}
+    backoff = {
+        p.label("pod") for p in found if p.name == "kube_pod_container_status_waiting_reason"
+    }
+    text = bundles["pod_oom_restart_loop"].joinpath("k8s_events.log").read_text()
+    # every pod KSM reports OOMKilled or backing off is one the kubelet logged BackOff for
+    logged = set(re.findall(r'object="shop/(orders-api-[^"]+)".*reason="BackOff"', text))
+    assert oom and backoff and {dict(k)["pod"] for k in oom} <= logged and backoff <= logged
+    for scenario in ("normal_load", "slow_query_regression"):
+        names = {p.name for p in points[scenario]}
+        assert "kube_pod_container_status_waiting_reason" not in names, scenario

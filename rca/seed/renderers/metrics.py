@@ -111,6 +111,9 @@ TARGET_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "kube-state-metrics": (
         "kube_pod_container_status_restarts_total",
+        "kube_pod_container_status_last_terminated_reason",
+        "kube_pod_container_status_waiting_reason",
+        "kube_pod_container_resource_limits",
         "kube_pod_status_ready",
         "kube_deployment_status_replicas_available",
     ),
@@ -127,6 +130,7 @@ TARGET_FAMILIES: dict[str, tuple[str, ...]] = {
     "every target (Prometheus)": ("up",),
 }
 MIB = 1 << 20
+LIMIT_BYTES = CONTAINER_MEMORY_LIMIT_MI * MIB
 # The JVM's memory outside the heap (metaspace, code cache, thread stacks, direct
 # buffers): what keeps a heap filled to 99.5 % of -Xmx just under the container's limit,
 # where the leak scenarios' kernel OOM-kills it.
@@ -154,6 +158,11 @@ def _text(labels: Labels) -> str:
 def _stamp(t_us: int) -> str:
     """A sample's timestamp: seconds, to the millisecond Prometheus stores."""
     return f"{t_us // US}.{t_us % US // 1000:03d}"
+
+
+def _go_number(value: float) -> str:
+    """A sample value as Prometheus writes it: 2 for a whole number, else shortest."""
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def _go_float(value: float) -> str:
@@ -469,7 +478,7 @@ class MetricsRenderer(Renderer):
     # ------------------------------------------------------------------ the file
     def finish(self) -> None:
         t = self.ctx.window_end_us - 1  # every line at one instant: written in this order
-        for line in self._lines():
+        for line in _with_samples(self._lines()):
             self.out.add(t, line)
 
     def _lines(self) -> Iterator[str]:
@@ -750,6 +759,69 @@ class MetricsRenderer(Renderer):
                 if _exists(pod, t):
                     runs = [c for c in pod.containers if c.start_us <= t]
                     yield f"kube_pod_container_status_restarts_total{{{text}}} {runs[-1].restart_count} {_stamp(t)}"
+        yield "# TYPE kube_pod_container_resource_limits gauge"
+        yield "# HELP kube_pod_container_resource_limits The number of requested limit resource by a container. It is recommended to use the kube_pod_resource_limits metric exposed by kube-scheduler instead, as it is more precise."
+        limits = (("cpu", "core", _go_number(API_CPU_LIMIT)), ("memory", "byte", str(LIMIT_BYTES)))
+        for pod in pods:
+            for resource, unit, amount in limits:
+                text = _text(
+                    _merge(
+                        _labels(
+                            container=API_SERVICE,
+                            namespace=NAMESPACE,
+                            node=pod.node,
+                            pod=pod.name,
+                            resource=resource,
+                            uid=pod.uid,
+                            unit=unit,
+                        ),
+                        ksm.labels,
+                    )
+                )
+                for t in ksm.times:
+                    if _exists(pod, t):
+                        yield f"kube_pod_container_resource_limits{{{text}}} {amount} {_stamp(t)}"
+        # The last termination's reason, and the back-off between a death and the next
+        # start: what CrashLoopBackOff and OOMKilled alerts read (kubernetes-mixin).
+        yield "# TYPE kube_pod_container_status_last_terminated_reason gauge"
+        yield "# HELP kube_pod_container_status_last_terminated_reason Describes the last reason the container was in terminated state."
+        for pod in pods:
+            for reason in sorted({c.reason for c in pod.containers if c.reason}):
+                text = _text(
+                    _merge(
+                        _labels(
+                            container=API_SERVICE,
+                            namespace=NAMESPACE,
+                            pod=pod.name,
+                            reason=reason,
+                            uid=pod.uid,
+                        ),
+                        ksm.labels,
+                    )
+                )
+                for t in ksm.times:
+                    ended = [c for c in pod.containers if c.end_us is not None and c.end_us <= t]
+                    if _exists(pod, t) and ended:
+                        last = int(ended[-1].reason == reason)
+                        yield f"kube_pod_container_status_last_terminated_reason{{{text}}} {last} {_stamp(t)}"
+        yield "# TYPE kube_pod_container_status_waiting_reason gauge"
+        yield "# HELP kube_pod_container_status_waiting_reason Describes the reason the container is currently in waiting state."
+        for pod in pods:
+            text = _text(
+                _merge(
+                    _labels(
+                        container=API_SERVICE,
+                        namespace=NAMESPACE,
+                        pod=pod.name,
+                        reason="CrashLoopBackOff",
+                        uid=pod.uid,
+                    ),
+                    ksm.labels,
+                )
+            )
+            for t in ksm.times:
+                if _exists(pod, t) and self._backing_off(pod, t):
+                    yield f"kube_pod_container_status_waiting_reason{{{text}}} 1 {_stamp(t)}"
         yield "# TYPE kube_pod_status_ready gauge"
         yield "# HELP kube_pod_status_ready [STABLE] Describes whether the pod is ready to serve requests."
         for pod in pods:
@@ -767,6 +839,16 @@ class MetricsRenderer(Renderer):
                         ready = self._ready(pod, t)
                         value = {"true": ready, "false": not ready, "unknown": False}[condition]
                         yield f"kube_pod_status_ready{{{text}}} {int(value)} {_stamp(t)}"
+
+    @staticmethod
+    def _backing_off(pod: Pod, t_us: int) -> bool:
+        """Between a container's death and the next one's start: the kubelet waits
+        out its restart back-off (what the k8s stream's BackOff events say)."""
+        for before, after in itertools.pairwise(pod.containers):
+            if before.end_us is not None and before.end_us <= t_us < after.start_us:
+                return before.reason in ("OOMKilled", "Error")
+        last = pod.containers[-1]
+        return last.end_us is not None and last.end_us <= t_us and pod.deleted_us is None
 
     def _ready(self, pod: Pod, t_us: int) -> bool:
         """Ready as the endpoints controller saw it: started, not deleted, and not
@@ -848,6 +930,20 @@ def _mix(*parts: object) -> int:
 
 def _merge(own: Labels, target: Labels) -> Labels:
     return tuple(sorted((*own, *target)))
+
+
+def _with_samples(lines: Iterator[str]) -> Iterator[str]:
+    """The lines without the families that hold no sample: a store exports only the
+    series it has (no restart, no CrashLoopBackOff series)."""
+    family: list[str] = []
+    for line in lines:
+        if line.startswith("# TYPE ") or line == "# EOF":
+            if any(not x.startswith("#") for x in family):
+                yield from family
+            family = [line]
+        else:
+            family.append(line)
+    yield from family
 
 
 def _first_use(values: list[int]) -> int:
