@@ -17,6 +17,7 @@ import base64
 import json
 import re
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,11 @@ def test_traces_change_no_other_file(bundles: dict[str, Path], tmp_path: Path) -
     for p in logs_only.iterdir():
         if p.name not in (MANIFEST_FILE, GROUND_TRUTH_FILE):
             assert (with_traces / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_span_ends_after_the_window(bundles: dict[str, Path], scenario: str) -> None:
+    manifest = json.loads(bundles[scenario].joinpath(MANIFEST_FILE).read_text())
+    end = datetime.fromisoformat(manifest["window_end"].replace("Z", "+00:00"))
+    end_ns = int(end.timestamp()) * 10**9
+    assert all(int(s["endTimeUnixNano"]) < end_ns for s in _spans(bundles[scenario]))

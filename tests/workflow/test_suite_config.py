@@ -29,7 +29,14 @@ SUITES = ROOT / "config" / "suites.yaml"
 
 def test_shipped_suites_smoke_and_large() -> None:
     suites = load_suites(SUITES)
-    assert suites.names() == ["smoke", "large", "standard", "hard"]
+    assert suites.names() == ["smoke", "large", "standard", "hard", "telemetry"]
+
+    # The telemetry suite turns every modality on (issue #18).
+    from rca.seed.mock_incident_generator import MODALITIES
+
+    telemetry = suites.bundles("telemetry")
+    assert {b.request.modalities for b in telemetry} == {",".join(MODALITIES)}
+    assert len(telemetry) == len(scenario_ids()) * 4
 
     # The evaluation suites (issue #16): every scenario x 20 seeds, full windows, their
     # difficulty, and no seed shared between them.

@@ -14,7 +14,8 @@ resource that emitted them:
 
 Durations, statuses and retries are the simulation's: a retried request has two server
 spans under one sidecar span; an attempt whose container was killed or refused the
-connection has none (its spans died with the JVM, or it never arrived). Only the
+connection has none (its spans died with the JVM, or it never arrived), nor has one the
+sidecar gave up on that ended after the window (exported after the capture). Only the
 requests nginx proxies to orders-api are traced; its static files are not.
 """
 
@@ -177,6 +178,8 @@ class TracesRenderer(Renderer):
         for i, a in enumerate(r.attempts):
             if a.outcome == "killed" or a.outcome == "refused":
                 continue  # the JVM died with its spans, or the request never reached it
+            if a.end_us >= self.ctx.window_end_us:
+                continue  # it outlived the call (504 UT) and ended after the capture
             parts.append(self._attempt(r, i, a, proxy, path))
         self.out.add(r.end_us, '{"resourceSpans":[' + ",".join(parts) + "]}", (), r.request_id)
 
