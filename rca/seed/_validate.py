@@ -264,11 +264,16 @@ def _scan_stream(
     return scan
 
 
-def _check_mesh_block(block: bytes, line0: int, name: str) -> str | None:
+def _block_lines(block: bytes) -> list[bytes]:
+    """The lines of a block of whole lines (its last newline ends the last line)."""
     lines = block.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    for n, raw in enumerate(lines, start=line0 + 1):
+    return lines
+
+
+def _check_mesh_block(block: bytes, line0: int, name: str) -> str | None:
+    for n, raw in enumerate(_block_lines(block), start=line0 + 1):
         try:
             obj = json.loads(raw)
         except ValueError:  # UnicodeDecodeError included
@@ -290,10 +295,7 @@ def _check_metrics_block(
     """Each line a comment (``# TYPE``, ``# HELP``, ``# EOF``) or a sample stamped, to the
     millisecond, inside the window: the shape the generator writes. The full grammar
     is the real parsers' to check (promtool, prometheus_client: the tests)."""
-    lines = block.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    for n, raw in enumerate(lines, start=line0 + 1):
+    for n, raw in enumerate(_block_lines(block), start=line0 + 1):
         if raw.startswith(b"# "):
             continue
         m = _METRIC_SAMPLE.fullmatch(raw)
@@ -310,10 +312,7 @@ def _check_traces_block(
 ) -> str | None:
     """Each line an OTLP JSON export request whose spans end inside the window (the
     full mapping is opentelemetry-proto's to check: the tests)."""
-    lines = block.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    for n, raw in enumerate(lines, start=line0 + 1):
+    for n, raw in enumerate(_block_lines(block), start=line0 + 1):
         try:
             obj = json.loads(raw)
             spans = [

@@ -648,23 +648,27 @@ class MetricsRenderer(Renderer):
         wobble = (_mix(c.start_us, epoch, jvm.pod.name) % 12001) / 1000.0 - 6.0
         return max(4.0, live + wobble * warm)
 
+    def _cadvisor_labels(self, jvm: _Jvm, **extra: str) -> Labels:
+        """A container run's cAdvisor series: its cgroup, under its node's kubelet."""
+        pod = jvm.pod
+        own = _labels(
+            container=API_SERVICE,
+            id=f"/kubepods/burstable/pod{pod.uid}/{jvm.container.container_id}",
+            namespace=NAMESPACE,
+            pod=pod.name,
+            **extra,
+        )
+        return _merge(own, self._kubelets[pod.node].labels)
+
     def _memory_families(self) -> Iterator[str]:
         jvms = sorted(self._jvms.values(), key=lambda j: (j.target.labels, j.container.start_us))
         yield "# TYPE container_memory_working_set_bytes gauge"
         yield "# HELP container_memory_working_set_bytes Current working set of the container in bytes"
         rows = []
         for jvm in jvms:
-            pod, c = jvm.pod, jvm.container
-            target = self._kubelets[pod.node]
-            labels = _merge(
-                _labels(
-                    container=API_SERVICE,
-                    id=f"/kubepods/burstable/pod{pod.uid}/{c.container_id}",
-                    namespace=NAMESPACE,
-                    pod=pod.name,
-                ),
-                target.labels,
-            )
+            c = jvm.container
+            target = self._kubelets[jvm.pod.node]
+            labels = self._cadvisor_labels(jvm)
             until = self.ctx.window_end_us if c.end_us is None else c.end_us
             lines = []
             for t in target.times[target.index(c.start_us) : target.index(until)]:
@@ -680,18 +684,9 @@ class MetricsRenderer(Renderer):
         yield "# HELP container_cpu_usage_seconds Cumulative cpu time consumed in seconds."
         rows = []
         for jvm in jvms:
-            pod, c = jvm.pod, jvm.container
-            target = self._kubelets[pod.node]
-            labels = _merge(
-                _labels(
-                    container=API_SERVICE,
-                    cpu="total",
-                    id=f"/kubepods/burstable/pod{pod.uid}/{c.container_id}",
-                    namespace=NAMESPACE,
-                    pod=pod.name,
-                ),
-                target.labels,
-            )
+            c = jvm.container
+            target = self._kubelets[jvm.pod.node]
+            labels = self._cadvisor_labels(jvm, cpu="total")
             until = self.ctx.window_end_us if c.end_us is None else c.end_us
             rows.append((labels, list(self._cpu_lines(jvm, target, labels, until))))
         for _, lines in sorted(rows):
