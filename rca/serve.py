@@ -33,6 +33,8 @@ from .seed.mock_incident_generator import (
     MANIFEST_FILE,
     GenerationError,
     Manifest,
+    existing_bundle,
+    require_stream,
 )
 
 METRICS_FILE = ALL_STREAM_FILES["metrics"]
@@ -48,16 +50,8 @@ def _unusable(message: str) -> GenerationError:
 
 def _metrics_of(bundle: Path) -> tuple[Manifest, Path]:
     """The bundle's manifest and metrics file, checked against each other."""
-    manifest_path = bundle / MANIFEST_FILE
-    if not manifest_path.is_file():
-        what = "does not exist" if not bundle.exists() else f"has no {MANIFEST_FILE}"
-        raise _unusable(f"bundle={str(bundle)!r} is not a bundle directory: it {what}")
-    manifest = Manifest.model_validate_json(manifest_path.read_bytes())
-    if "metrics" not in manifest.request.streams():
-        raise _unusable(
-            f"bundle {bundle} holds no metrics (modalities={manifest.request.modalities!r}); "
-            "generate it with --modalities logs,metrics"
-        )
+    manifest = Manifest.model_validate_json((existing_bundle(bundle) / MANIFEST_FILE).read_bytes())
+    require_stream(manifest, "metrics", bundle)
     path = bundle / METRICS_FILE
     listed = {a.file: a for a in manifest.artifacts}.get(METRICS_FILE)
     if listed is None or not path.is_file() or path.is_symlink():

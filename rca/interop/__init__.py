@@ -15,7 +15,7 @@ FORMATS = ("rcaeval", "otlp")
 
 
 def _export(ns: argparse.Namespace) -> int:
-    from rca.seed.mock_incident_generator import GenerationError
+    from rca.seed.mock_incident_generator import GenerationError, existing_bundle
 
     if ns.format not in FORMATS:
         raise GenerationError(
@@ -23,14 +23,7 @@ def _export(ns: argparse.Namespace) -> int:
             f"format={ns.format!r}; allowed: {', '.join(FORMATS)}",
             field="format",
         )
-    bundle = Path(ns.bundle)
-    if not (bundle / "manifest.json").is_file():
-        what = "does not exist" if not bundle.exists() else "has no manifest.json"
-        raise GenerationError(
-            "INVALID_PARAMETER",
-            f"bundle={ns.bundle!r} is not a bundle directory: it {what}",
-            "bundle",
-        )
+    bundle = existing_bundle(ns.bundle)
     if ns.format == "otlp":
         from .otlp import export_otlp
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rca.seed._bundle import _atomic_write
+from rca.seed._timefmt import from_datetime
 from rca.seed.mock_incident_generator import (
     ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
@@ -41,6 +42,7 @@ from rca.seed.mock_incident_generator import (
     GenerationError,
     GroundTruth,
     Manifest,
+    require_stream,
 )
 
 STEP_S = 15
@@ -148,20 +150,13 @@ def read_samples(path: Path) -> Iterator[tuple[str, Labels, float, int]]:
 
 
 def _us(text: str) -> int:
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
+    return from_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def case_frame(bundle: Path) -> tuple[list[int], dict[str, list[float]]]:
     """The grid (Unix seconds) and every column's values on it."""
     manifest = Manifest.model_validate_json((bundle / MANIFEST_FILE).read_bytes())
-    if "metrics" not in manifest.request.streams():
-        raise GenerationError(
-            "INVALID_PARAMETER",
-            f"bundle {bundle} holds no metrics (modalities={manifest.request.modalities!r}); "
-            "generate it with --modalities logs,metrics",
-            field="bundle",
-        )
+    require_stream(manifest, "metrics", bundle)
     start, end = _us(manifest.window_start), _us(manifest.window_end)
     step = STEP_S * 1_000_000
     grid = list(range(start + step, end + 1, step))

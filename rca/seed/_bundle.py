@@ -27,6 +27,8 @@ from ._models import (
     ALL_STREAM_FILES,
     GROUND_TRUTH_FILE,
     MANIFEST_FILE,
+    MODALITIES,
+    MODALITY_STREAMS,
     STREAM_FORMATS,
     STREAMS,
     Artifact,
@@ -52,6 +54,32 @@ def dump_json(model: BaseModel) -> bytes:
 
 def request_bundle_id(req: GenerationRequest) -> str:
     return bundle_id(req)
+
+
+def existing_bundle(text: str | Path) -> Path:
+    """The bundle directory named on a command line; INVALID_PARAMETER if it is not one."""
+    path = Path(text)
+    if not (path / MANIFEST_FILE).is_file():
+        what = "does not exist" if not path.exists() else f"has no {MANIFEST_FILE}"
+        raise GenerationError(
+            "INVALID_PARAMETER",
+            f"bundle={str(text)!r} is not a bundle directory: it {what}",
+            field="bundle",
+        )
+    return path
+
+
+def require_stream(manifest: Manifest, stream: str, bundle: Path) -> None:
+    """INVALID_PARAMETER unless the bundle holds ``stream`` (its modality is on)."""
+    if stream in manifest.request.streams():
+        return
+    modality = next(m for m, files in MODALITY_STREAMS.items() if stream in files)
+    raise GenerationError(
+        "INVALID_PARAMETER",
+        f"bundle {bundle} holds no {modality} (modalities={manifest.request.modalities!r}); "
+        f"generate it with --modalities {MODALITIES[0]},{modality}",
+        field="bundle",
+    )
 
 
 def _not_writable(parent: Path, exc: OSError) -> GenerationError:

@@ -37,7 +37,9 @@ from pydantic import ValidationError
 
 from . import scenarios
 from ._bundle import (
+    existing_bundle,
     request_bundle_id,
+    require_stream,
     write_bundle,
     write_ground_truth_file,
     write_manifest_file,
@@ -101,6 +103,7 @@ __all__ = [
     "StreamResult",
     "allowed_values",
     "bundle_id_for",
+    "existing_bundle",
     "field_example",
     "field_role",
     "generate_bundle",
@@ -111,6 +114,7 @@ __all__ = [
     "make_request",
     "preflight",
     "request_field",
+    "require_stream",
     "validate",
     "write_ground_truth",
     "write_manifest",

@@ -11,15 +11,9 @@ from typing import Any
 
 def _bundle(text: str) -> Path:
     """The bundle directory named on the command line; a clear error if it is not one."""
-    from ..seed.mock_incident_generator import MANIFEST_FILE, GenerationError
+    from ..seed.mock_incident_generator import existing_bundle
 
-    path = Path(text)
-    if not (path / MANIFEST_FILE).is_file():
-        what = "does not exist" if not path.exists() else f"has no {MANIFEST_FILE}"
-        raise GenerationError(
-            "INVALID_PARAMETER", f"bundle={text!r} is not a bundle directory: it {what}", "bundle"
-        )
-    return path
+    return existing_bundle(text)
 
 
 def _warner(bundle: str) -> Callable[[str], None]:

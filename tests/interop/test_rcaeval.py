@@ -108,11 +108,21 @@ def test_export_refuses_a_bundle_without_metrics(tmp_path: Path) -> None:
 
 
 def test_running_rcaeval_leaves_matplotlib_styles_alone(tmp_path: Path) -> None:
-    """RCAEval restyles matplotlib when imported; our plots in the same process must not
-    change (tests/viz runs after this file)."""
-    import matplotlib
-
-    before = dict(matplotlib.rcParams)
+    """RCAEval restyles matplotlib when imported (rcd.py: plt.style.use); our plots in
+    the same process must not change. In a fresh interpreter, so the import happens
+    here whatever ran before."""
     bundle = generate_bundle(_script().request("bad_api_rollout", 3), tmp_path / "b")
-    run_method(export_rcaeval(bundle, tmp_path / "c"), "baro")
-    assert dict(matplotlib.rcParams) == before
+    case = export_rcaeval(bundle, tmp_path / "c")
+    probe = (
+        "import matplotlib, sys\n"
+        "before = dict(matplotlib.rcParams)\n"
+        "from pathlib import Path\n"
+        "from rca.interop.rcaeval import run_method\n"
+        f"run_method(Path({str(case)!r}), 'baro')\n"
+        "assert 'RCAEval.e2e.rcd' in sys.modules  # the restyling module did load\n"
+        "changed = [k for k in before if matplotlib.rcParams[k] != before[k]]\n"
+        "print(changed)\n"
+        "sys.exit(1 if changed else 0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -244,14 +244,10 @@ class MetricsRenderer(Renderer):
         self._jvms: dict[tuple[str, int], _Jvm] = {}
         self._pod_targets: dict[str, _Target] = {}
         for pod in stack.api_pods:
-            target = self._target(
-                _labels(
-                    app=API_SERVICE,
-                    instance=f"{pod.ip}:{API_PORT}",
-                    job="kubernetes-pods",
-                    namespace=NAMESPACE,
-                    pod=pod.name,
-                ),
+            target = self._pod_target(
+                pod,
+                API_SERVICE,
+                API_PORT,
                 pod.containers[0].start_us,
                 ctx.window_end_us if pod.deleted_us is None else pod.deleted_us,
             )
@@ -272,17 +268,7 @@ class MetricsRenderer(Renderer):
         web = stack.web_pod
         # The web pod's sidecar has counted since the pod started, hours before the window.
         self._web_since = ctx.window_start_us - self.rng.between(6 * 3600, 40 * 3600) * US
-        self._web = self._target(
-            _labels(
-                app=WEB_APP,
-                instance=f"{web.ip}:15090",
-                job="kubernetes-pods",
-                namespace=NAMESPACE,
-                pod=web.name,
-            ),
-            ctx.window_start_us,
-            ctx.window_end_us,
-        )
+        self._web = self._pod_target(web, WEB_APP, 15090, ctx.window_start_us, ctx.window_end_us)
         self._ksm = self._target(
             _labels(
                 instance=f"{stack.nodes[1].pod_ip(self.rng)}:{KSM_PORT}", job="kube-state-metrics"
@@ -312,6 +298,18 @@ class MetricsRenderer(Renderer):
         ] = {}
         self._http_labels: dict[tuple[str, str, int], Labels] = {}
         self._unready: dict[str, list[tuple[int, bool]]] = {}  # pod -> (t, probe-unready)
+
+    def _pod_target(self, pod: Pod, app: str, port: int, from_us: int, until_us: int) -> _Target:
+        """A pod's scrape target, with the labels Istio's sample configuration's
+        ``kubernetes-pods`` job gives it."""
+        labels = _labels(
+            app=app,
+            instance=f"{pod.ip}:{port}",
+            job="kubernetes-pods",
+            namespace=NAMESPACE,
+            pod=pod.name,
+        )
+        return self._target(labels, from_us, until_us)
 
     def _target(self, labels: Labels, from_us: int, until_us: int) -> _Target:
         """Scrapes every interval at a fixed offset of its own (Prometheus spreads its
